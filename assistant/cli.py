@@ -1,0 +1,203 @@
+"""Command line: ``assistant index build|info``, ``ask``, ``serve``, ``eval``.
+
+Domain errors become ``click.ClickException`` here and nowhere else, so users
+see one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
+logger = logging.getLogger(__name__)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--corpus``, ``--index`` and ``--model`` on every command, turned into Settings."""
+
+    @click.option(
+        "--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder [ASSISTANT_CORPUS, corpus/]"
+    )
+    @click.option(
+        "--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [ASSISTANT_INDEX, index/]"
+    )
+    @click.option("--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]")
+    @functools.wraps(func)
+    def wrapper(corpus_dir: Path | None, index_dir: Path | None, model: str | None, **kwargs: Any) -> Any:
+        settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+        try:
+            return func(settings, **kwargs)
+        except AssistantError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and timings.")
+def main(verbose: bool) -> None:
+    """新闻问答: ask questions about Chinese news articles, get cited verbatim quotes."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.group()
+def index() -> None:
+    """Build and inspect the index."""
+
+
+@index.command("build")
+@click.option("--full", is_flag=True, help="Re-embed every passage instead of reusing unchanged vectors.")
+@common_options
+def index_build(settings: Settings, full: bool) -> None:
+    """Build the index from the corpus folder.
+
+    \b
+    assistant index build
+    assistant index build --full --corpus my-articles/ --index my-index/
+    """
+    from assistant.indexing import build_index
+    from assistant.service import make_embedder
+
+    report = build_index(settings, make_embedder(settings), show_progress=True, reuse=not full)
+    click.echo(
+        f"indexed {report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.folder}"
+    )
+    for reason in report.skipped:
+        click.echo(f"skipped: {reason}", err=True)
+
+
+@index.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
+@common_options
+def index_info(settings: Settings, as_json: bool) -> None:
+    """Show the model, counts, size and build time of the index.
+
+    \b
+    assistant index info
+    assistant index info --json
+    """
+    from assistant.store import current_generation, read_manifest
+
+    manifest = read_manifest(settings.index_dir)
+    folder = current_generation(settings.index_dir)
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    info = {
+        "index": str(folder),
+        "model": manifest["model"],
+        "dimension": manifest["dimension"],
+        "articles": manifest["counts"]["articles"],
+        "passages": manifest["counts"]["passages"],
+        "bytes": size,
+        "built_at": manifest["built_at"],
+        "build_seconds": manifest["build_seconds"],
+        "faiss": manifest["faiss"],
+        "chunking": manifest["chunking"],
+        "skipped": manifest.get("skipped", []),
+    }
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        click.echo(f"{key:>14}: {value}")
+    for article_id, meta in manifest["articles"].items():
+        click.echo(f"  {article_id}  《{meta['title']}》 {meta['passages']} passages")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of markdown.")
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", help="Retrieval to use."
+)
+@common_options
+def ask(settings: Settings, question: str, as_json: bool, mode: str) -> None:
+    """Answer one question with quotes from the articles.
+
+    \b
+    assistant ask "火神山医院是哪家企业负责建设的？"
+    assistant ask "火神山医院是哪家企业负责建设的？" --json
+    """
+    from assistant.service import Assistant
+
+    answer = Assistant(settings).ask(question, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(answer.to_json())
+    else:
+        click.echo(answer.answer)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+@common_options
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Start the web chat (builds the index first if there is none).
+
+    \b
+    assistant serve
+    assistant serve --port 8080 --corpus my-articles/
+    """
+    from assistant.app import serve as serve_app
+    from assistant.service import Assistant
+
+    assistant = Assistant(settings, build_if_missing=True)
+    click.echo(f"serving on http://{host}:{port}")
+    serve_app(assistant, host, port)
+
+
+@main.command("eval")
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SQuAD-format JSON, e.g. ../shared/datasets/cmrc2018/cmrc2018_trial.json",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option(
+    "--keep-index",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the evaluation index here; its vectors are reused by the next run.",
+)
+@common_options
+def eval_command(
+    settings: Settings, dataset: Path, as_json: bool, limit: int | None, keep_index: Path | None
+) -> None:
+    """Measure retrieval and quoting on a SQuAD-format dataset.
+
+    \b
+    assistant eval --dataset ../shared/datasets/cmrc2018/cmrc2018_trial.json
+    assistant eval --dataset data.json --json --limit 100
+    """
+    from assistant.evaluate import METRICS, evaluate
+    from assistant.service import make_embedder
+
+    result = evaluate(dataset, make_embedder(settings), settings, index_dir=keep_index, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result['questions']} questions, model {settings.model}")
+    click.echo(f"{'':8}" + "".join(f"{m:>19}" for m in METRICS))
+    for mode in ("hybrid", "bm25", "dense"):
+        click.echo(f"{mode:8}" + "".join(f"{result[mode][m]:>19.4f}" for m in METRICS))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

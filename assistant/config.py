@@ -1,0 +1,58 @@
+"""One frozen settings object: paths, model, chunk sizes and answer knobs.
+
+Every value has a default; ``ASSISTANT_CORPUS``, ``ASSISTANT_INDEX`` and
+``ASSISTANT_MODEL`` override the paths and the model, and the CLI's options
+override both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from assistant.embedding import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How articles are cut into passages. Recorded in the index manifest.
+
+    Passages hold whole sentences: a passage closes once it reaches
+    ``target_chars`` (or at a paragraph break past ``min_chars``), never grows
+    past ``max_chars`` unless one sentence is longer, and the next passage
+    repeats the last ``overlap_sentences`` sentences so that no fact is cut off
+    from its context. 350 characters stay well inside e5's 512-token window
+    (Chinese runs about 0.7 tokens a character in its tokenizer).
+    """
+
+    target_chars: int = 220
+    min_chars: int = 80
+    max_chars: int = 350
+    overlap_sentences: int = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the assistant needs to know to build, load and answer."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_question_chars: int = 500
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then environment variables, then explicit (non-None) overrides."""
+        env = {
+            "corpus_dir": os.environ.get("ASSISTANT_CORPUS"),
+            "index_dir": os.environ.get("ASSISTANT_INDEX"),
+            "model": os.environ.get("ASSISTANT_MODEL"),
+        }
+        values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
+        for key in ("corpus_dir", "index_dir"):
+            if key in values:
+                values[key] = Path(str(values[key]))
+        return replace(cls(), **values)

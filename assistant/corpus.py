@@ -1,0 +1,195 @@
+"""Read ``corpus/`` into Article records: encoding detection and title/date metadata.
+
+An article is one ``.txt`` or ``.md`` file. Its ``text`` is the whole file as
+decoded here, front matter included, and every offset the assistant reports
+indexes into that string, so ``text[start:end]`` is always the quote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import CorpusError
+
+logger = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = (".txt", ".md")
+MAX_TITLE_CHARS = 40
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_META_KEYS = ("title", "date", "source", "url")
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or Office document)",
+    b"\x7fELF": "an executable",
+}
+# Encodings a Chinese news file comes in besides UTF-8; charset-normalizer picks.
+_CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as read from disk."""
+
+    id: str
+    path: Path
+    text: str
+    title: str
+    encoding: str
+    content_hash: str
+    body_start: int = 0
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
+    """Decode an article's bytes, detecting UTF-8/16, GB18030/GBK and Big5.
+
+    Returns:
+        The text and the name of the encoding it was read with.
+
+    Raises:
+        CorpusError: the bytes are empty, binary, or in no encoding we can read.
+    """
+    if not data.strip():
+        raise CorpusError(f"{name}: the file is empty")
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            raise CorpusError(f"{name}: this is {kind}, not a text article")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _checked(data[3:].decode("utf-8", errors="strict"), "utf-8-sig", name)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _checked(data.decode("utf-16"), "utf-16", name)
+    if b"\x00" not in data:
+        try:
+            return _checked(data.decode("utf-8"), "utf-8", name)
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
+    if best is None:
+        raise CorpusError(
+            f"{name}: not readable as UTF-8, UTF-16, GB18030/GBK or Big5 text (binary file?)"
+        )
+    return _checked(str(best), best.encoding, name)
+
+
+def _checked(text: str, encoding: str, name: str) -> tuple[str, str]:
+    """Refuse text that decoded but is mostly control characters (binary data)."""
+    controls = sum(
+        1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t\f"
+    )
+    if controls > max(2, len(text) // 100):
+        raise CorpusError(f"{name}: this looks like binary data, not a text article")
+    if not text.strip():
+        raise CorpusError(f"{name}: the file holds no text")
+    return text, encoding
+
+
+def parse_article(text: str, article_id: str, path: Path, encoding: str, digest: str) -> Article:
+    """Split off front matter and work out the title.
+
+    The title is the front matter's ``title``, else the first line when it is
+    short and does not end a sentence, else the file name.
+    """
+    meta: dict[str, str] = {}
+    body_start = 0
+    match = _FRONT_MATTER.match(text)
+    if match:
+        for line in match.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        body_start = match.end()
+    title = meta.get("title") or _title_from_body(text[body_start:]) or path.stem
+    return Article(
+        id=article_id,
+        path=path,
+        text=text,
+        title=title,
+        encoding=encoding,
+        content_hash=digest,
+        body_start=body_start,
+        date=meta.get("date"),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        meta=meta,
+    )
+
+
+def _title_from_body(body: str) -> str | None:
+    for line in body.splitlines():
+        line = line.strip(" \t\u3000#")
+        if not line:
+            continue
+        if len(line) <= MAX_TITLE_CHARS and line[-1] not in "。！？；…!?;，,":
+            return line
+        return None
+    return None
+
+
+def read_article(path: Path, root: Path | None = None, max_bytes: int = 20 * 1024 * 1024) -> Article:
+    """Read one article file.
+
+    Args:
+        path: the file.
+        root: the corpus folder; the article id is the path relative to it.
+        max_bytes: larger files are refused with the limit named.
+
+    Raises:
+        CorpusError: the file cannot be read as a text article.
+    """
+    article_id = path.relative_to(root).as_posix() if root else path.name
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(
+                f"{article_id}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
+                "for one article; split it into several files"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{article_id}: cannot read the file ({exc.strerror})") from exc
+    text, encoding = decode_bytes(data, article_id)
+    digest = hashlib.sha256(data).hexdigest()
+    return parse_article(text, article_id, path, encoding, digest)
+
+
+def article_paths(root: Path) -> list[Path]:
+    """The article files under ``root``, sorted, hidden files and folders skipped."""
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder {root} does not exist")
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in ARTICLE_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def load_corpus(root: Path, max_bytes: int = 20 * 1024 * 1024) -> tuple[list[Article], list[str]]:
+    """Read every article under ``root``.
+
+    Returns:
+        The articles read, and one message per file that was skipped and why.
+    """
+    articles: list[Article] = []
+    skipped: list[str] = []
+    for path in article_paths(root):
+        try:
+            articles.append(read_article(path, root, max_bytes))
+        except CorpusError as exc:
+            logger.warning("skipped %s", exc)
+            skipped.append(str(exc))
+    return articles, skipped

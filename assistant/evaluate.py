@@ -1,0 +1,157 @@
+"""Measure retrieval and quoting on a SQuAD-format dataset such as CMRC 2018.
+
+Each context becomes an article in a temporary index. For every question the
+gold passages are those of its context that contain a gold answer; we report
+passage recall@1/5/20 and MRR@10, and whether a gold answer string appears in
+the rank-1 quote or in the top-3 quotes, for hybrid, BM25-only and dense-only
+retrieval in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from assistant.answer import Answerer, QuoteWeights
+from assistant.config import Settings
+from assistant.corpus import parse_article
+from assistant.errors import CorpusError
+from assistant.indexing import EmbedderLike, build_from_articles, text_hash
+from assistant.lexical import tokenize
+from assistant.retrieval import MODES, Retriever
+from assistant.store import IndexData, load_index, save_index
+
+logger = logging.getLogger(__name__)
+METRICS = ("recall@1", "recall@5", "recall@20", "mrr@10", "answer_in_quote@1", "answer_in_quote@3")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One dataset question with its context (article) id and gold answers."""
+
+    id: str
+    article_id: str
+    text: str
+    answers: tuple[tuple[str, int], ...]
+
+
+def load_squad(path: Path) -> tuple[list[Any], list[Question]]:
+    """Articles (one per context) and questions from a SQuAD-format file.
+
+    Raises:
+        CorpusError: the file is not SQuAD-format JSON.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorpusError(f"{path}: not a SQuAD-format JSON file ({exc})") from exc
+    articles, questions = [], []
+    for doc in data:
+        for n, para in enumerate(doc["paragraphs"]):
+            article_id = para.get("id") or f"{doc.get('id', doc.get('title'))}-{n}"
+            context = para["context"]
+            articles.append(
+                parse_article(context, article_id, Path(article_id), "utf-8", text_hash(context))
+            )
+            articles[-1] = replace(articles[-1], title=doc.get("title") or article_id)
+            for qa in para["qas"]:
+                answers = tuple((a["text"], int(a.get("answer_start", -1))) for a in qa["answers"] if a["text"])
+                if answers:
+                    questions.append(Question(qa["id"], article_id, qa["question"], answers))
+    return articles, questions
+
+
+def gold_passages(index: IndexData, question: Question, context: str) -> set[int]:
+    """Passages of the question's context holding a whole gold answer (else overlapping one)."""
+    spans = []
+    for text, start in question.answers:
+        if context[start : start + len(text)] != text:
+            start = context.find(text)
+        if start >= 0:
+            spans.append((start, start + len(text)))
+    own = [p for p in index.passages if p.article_id == question.article_id]
+    inside = {p.id for p in own for s, e in spans if p.start <= s and e <= p.end}
+    return inside or {p.id for p in own for s, e in spans if p.start < e and s < p.end}
+
+
+def evaluate(
+    dataset: Path,
+    embedder: EmbedderLike,
+    settings: Settings,
+    index_dir: Path | None = None,
+    limit: int | None = None,
+    weights: QuoteWeights | None = None,
+    dump: Path | None = None,
+) -> dict[str, Any]:
+    """Run every question through every mode and average the metrics.
+
+    Args:
+        dataset: SQuAD-format JSON.
+        embedder: the model to evaluate.
+        settings: chunking settings (paths are ignored).
+        index_dir: keep the evaluation index here (its vectors are reused next
+            time); a temporary folder by default.
+        limit: evaluate only the first ``limit`` questions.
+        weights: quote-scoring weights, the defaults if None.
+        dump: write each question's hybrid sentence candidates here (JSON lines),
+            for tuning the quote weights.
+    """
+    articles, questions = load_squad(dataset)
+    questions = questions[:limit] if limit else questions
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
+        folder = index_dir or Path(tmp)
+        eval_settings = replace(settings, index_dir=folder)
+        data, _ = build_from_articles(articles, eval_settings, embedder, show_progress=True)
+        save_index(folder, data)
+        index = load_index(folder)
+    contexts = {a.id: a.text for a in articles}
+    answerer = Answerer(Retriever(index, embedder), weights)
+    totals = {mode: dict.fromkeys(METRICS, 0.0) for mode in MODES}
+    dump_file = open(dump, "w", encoding="utf-8") if dump else None  # noqa: SIM115
+    try:
+        for q in tqdm(questions, desc="questions", unit="q"):
+            gold = gold_passages(index, q, contexts[q.article_id])
+            vector = answerer.retriever.embed_question(q.text)
+            terms = tokenize(q.text)
+            answers = [a for a, _ in q.answers]
+            for mode in MODES:
+                hits = answerer.retriever.search(q.text, k=20, mode=mode, query_vector=vector, query_tokens=terms)
+                ranks = [r for r, h in enumerate(hits, 1) if h.passage.id in gold]
+                first = ranks[0] if ranks else None
+                m = totals[mode]
+                for k in (1, 5, 20):
+                    m[f"recall@{k}"] += first is not None and first <= k
+                m["mrr@10"] += 1 / first if first and first <= 10 else 0.0
+                candidates = answerer.candidates(q.text, hits, vector, terms)
+                reply = answerer.compose(q.text, candidates, [])
+                quotes = [x.quote for x in reply.quotes]
+                m["answer_in_quote@1"] += any(a in quotes[0] for a in answers) if quotes else 0
+                m["answer_in_quote@3"] += any(a in x for a in answers for x in quotes[:3])
+                if dump_file and mode == "hybrid":
+                    rows = [
+                        {
+                            "words": c.words,
+                            "bigrams": c.bigrams,
+                            "dense": c.dense,
+                            "hit_rank": c.hit_rank,
+                            "gold_passage": c.hit.passage.id in gold,
+                            "has_answer": any(a in c.text for a in answers),
+                        }
+                        for c in candidates
+                    ]
+                    dump_file.write(json.dumps({"id": q.id, "candidates": rows}, ensure_ascii=False) + "\n")
+    finally:
+        if dump_file:
+            dump_file.close()
+    n = max(len(questions), 1)
+    result: dict[str, Any] = {
+        mode: {k: round(v / n, 4) for k, v in totals[mode].items()} for mode in MODES
+    }
+    result["questions"] = len(questions)
+    return result

@@ -1,0 +1,163 @@
+"""Chinese BM25 over jieba tokens, kept on disk beside the vectors.
+
+The passage-term matrix holds each term's BM25 weight for each passage, so a
+query is a sum of a few sparse columns: no per-query rebuild, no Python loop
+over passages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+logger = logging.getLogger(__name__)
+
+# Function words and question words: they say what is asked, not what about.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 等 也 都 就 而 并 又 被 把 对 从 向 为 以 于 由 之 其 这 那 这个 那个 "
+    "一个 有 没有 个 着 过 吗 呢 吧 啊 呀 么 什么 怎么 怎样 如何 为何 为什么 哪 哪个 哪些 哪里 哪儿 "
+    "哪家 哪位 哪年 哪天 谁 几 多少 多久 多长 多大 是否 是不是 请问 请 应该 可以 能 会 要 该 "
+    "他 她 它 他们 她们 它们 我 我们 你 你们".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> object:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def normalize(text: str) -> str:
+    """Fold width and case so that ＡＢＣ, abc and ABC match."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode tokens of ``text``, without punctuation or stopwords."""
+    jieba = _jieba()
+    return [
+        token
+        for token in jieba.lcut_for_search(normalize(text))  # type: ignore[attr-defined]
+        if token.strip() and any(ch.isalnum() for ch in token) and token not in STOPWORDS
+    ]
+
+
+def bigrams_of(text: str) -> set[str]:
+    """Character bigrams within runs of word characters, after normalising."""
+    out = set()
+    for run in re.findall(r"\w+", normalize(text)):
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+class BM25:
+    """Okapi BM25 with the passage-term weight matrix precomputed.
+
+    Args:
+        k1: term-frequency saturation.
+        b: length normalisation.
+    """
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self.vocab: dict[str, int] = {}
+        self.idf_values = np.zeros(0, dtype=np.float32)
+        self.weights = sparse.csc_matrix((0, 0), dtype=np.float32)
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.weights.shape[0])
+
+    def fit(self, docs: Sequence[Sequence[str]]) -> BM25:
+        """Index tokenised passages; row ``i`` of the matrix is ``docs[i]``."""
+        vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        lengths = np.zeros(len(docs), dtype=np.float32)
+        for row, tokens in enumerate(docs):
+            lengths[row] = len(tokens)
+            for term, tf in Counter(tokens).items():
+                rows.append(row)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                tfs.append(tf)
+        n = len(docs)
+        tf = np.asarray(tfs, dtype=np.float32)
+        col = np.asarray(cols, dtype=np.int64)
+        df = np.bincount(col, minlength=len(vocab)).astype(np.float32)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        avg = float(lengths.mean()) if n else 1.0
+        norm = self.k1 * (1 - self.b + self.b * lengths[np.asarray(rows, dtype=np.int64)] / max(avg, 1.0))
+        data = idf[col] * tf * (self.k1 + 1) / (tf + norm)
+        self.vocab = vocab
+        self.idf_values = idf
+        self.weights = sparse.csc_matrix(
+            (data, (np.asarray(rows, dtype=np.int64), col)), shape=(n, len(vocab)), dtype=np.float32
+        )
+        return self
+
+    def idf(self, term: str) -> float:
+        """The term's IDF, or the IDF of a term seen once when it is unknown."""
+        column = self.vocab.get(term)
+        if column is None:
+            n = self.n_docs
+            return math.log1p((n - 0.5) / 1.5) if n else 1.0
+        return float(self.idf_values[column])
+
+    def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros where no term matches)."""
+        columns = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
+        if not columns:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
+
+    def search(self, query_tokens: Iterable[str], k: int) -> list[tuple[int, float]]:
+        """The ``k`` best ``(row, score)`` pairs with a positive score, best first."""
+        scores = self.scores(query_tokens)
+        k = min(k, int(np.count_nonzero(scores)))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top]
+
+    def save(self, folder: Path) -> None:
+        """Write ``bm25.npz`` and ``bm25_vocab.json`` into ``folder``."""
+        w = self.weights
+        np.savez(
+            folder / "bm25.npz",
+            data=w.data,
+            indices=w.indices,
+            indptr=w.indptr,
+            shape=np.asarray(w.shape),
+            idf=self.idf_values,
+        )
+        meta = {"k1": self.k1, "b": self.b, "vocab": self.vocab}
+        (folder / "bm25_vocab.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        """Read what :meth:`save` wrote."""
+        meta = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+        arrays = np.load(folder / "bm25.npz")
+        bm25 = cls(k1=meta["k1"], b=meta["b"])
+        bm25.vocab = meta["vocab"]
+        bm25.idf_values = arrays["idf"]
+        bm25.weights = sparse.csc_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        )
+        if bm25.weights.shape[1] != len(bm25.vocab):
+            raise ValueError("BM25 vocabulary and matrix disagree")
+        return bm25

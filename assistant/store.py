@@ -1,0 +1,237 @@
+"""The index folder: FAISS vectors, the passage table, BM25 and a manifest.
+
+Layout of ``index/``::
+
+    CURRENT              name of the live generation folder (replaced atomically)
+    g-<time>-<id>/       one complete index generation
+        manifest.json    model, dimension, chunking, versions, counts, article hashes
+        passages.jsonl   one passage a line: article, paragraph, offsets, sentences, tokens
+        vectors.npy      float32 passage vectors, row i = passage id i (the embedding cache)
+        vectors.faiss    IndexIDMap over normalised inner product, ids = passage ids
+        bm25.npz, bm25_vocab.json
+
+A generation is written into a hidden temporary folder, fsynced, renamed into
+place, and only then named in ``CURRENT``: a reader sees the old index or the
+new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from assistant.lexical import BM25
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "run `assistant index build --full` to rebuild it"
+_FILES = ("manifest.json", "passages.jsonl", "vectors.npy", "vectors.faiss", "bm25.npz", "bm25_vocab.json")
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """A stored passage. ``id`` is its row in the vectors and its FAISS id."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    text_hash: str
+    sentences: tuple[tuple[int, int, int], ...]
+    tokens: tuple[str, ...]
+
+
+@dataclass
+class IndexData:
+    """Everything one index generation holds, in memory."""
+
+    manifest: dict[str, Any]
+    passages: list[PassageRecord]
+    vectors: np.ndarray
+    faiss_index: Any
+    bm25: BM25
+    folder: Path | None = None
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.articles = self.manifest.get("articles", {})
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` nearest passages to a normalised query vector."""
+        if not self.passages:
+            return []
+        k = min(k, len(self.passages))
+        scores, ids = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def build_faiss(vectors: np.ndarray) -> Any:
+    """``IndexIDMap(IndexFlatIP)`` over the vectors, ids = row numbers."""
+    import faiss
+
+    index = faiss.IndexIDMap(faiss.IndexFlatIP(vectors.shape[1]))
+    if len(vectors):
+        index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    return index
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_index(root: Path, data: IndexData) -> Path:
+    """Write a new generation under ``root`` and make it the live one.
+
+    Returns:
+        The generation folder.
+    """
+    import faiss
+
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = root / f".tmp-{name}"
+    tmp.mkdir()
+    lines = (json.dumps(asdict(p), ensure_ascii=False) for p in data.passages)
+    _fsync_write(tmp / "passages.jsonl", "".join(line + "\n" for line in lines).encode("utf-8"))
+    with open(tmp / "vectors.npy", "wb") as handle:
+        np.save(handle, np.ascontiguousarray(data.vectors, dtype=np.float32))
+        handle.flush()
+        os.fsync(handle.fileno())
+    faiss.write_index(data.faiss_index, str(tmp / "vectors.faiss"))
+    data.bm25.save(tmp)
+    for fname in ("vectors.faiss", "bm25.npz", "bm25_vocab.json"):
+        with open(tmp / fname, "rb+") as handle:
+            os.fsync(handle.fileno())
+    manifest = dict(data.manifest)
+    manifest["files"] = {f: (tmp / f).stat().st_size for f in _FILES if f != "manifest.json"}
+    _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    _fsync_dir(tmp)
+    final = root / name
+    tmp.rename(final)
+    _fsync_write(root / ".CURRENT.tmp", name.encode("utf-8"))
+    os.replace(root / ".CURRENT.tmp", root / "CURRENT")
+    _fsync_dir(root)
+    data.manifest = manifest
+    data.folder = final
+    _remove_stale(root, keep=name)
+    return final
+
+
+def _remove_stale(root: Path, keep: str) -> None:
+    """Delete older generations and leftovers of interrupted writes."""
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.name != keep and entry.name.startswith(("g-", ".tmp-g-")):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def current_generation(root: Path) -> Path:
+    """The live generation folder.
+
+    Raises:
+        IndexNotFound: nothing has been built in ``root``.
+        IndexCorrupt: ``CURRENT`` names a folder that is not there.
+    """
+    pointer = root / "CURRENT"
+    if not pointer.is_file():
+        raise IndexNotFound(f"no index in {root}: run `assistant index build` first")
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = root / name
+    if not name or not folder.is_dir():
+        raise IndexCorrupt(f"the index in {root} names a missing folder {name!r}; {REBUILD_HINT}")
+    return folder
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The live generation's manifest."""
+    folder = current_generation(root)
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"the index manifest in {folder} is unreadable ({exc}); {REBUILD_HINT}") from exc
+
+
+def check_compatible(manifest: dict[str, Any], model: str, chunking: dict[str, Any]) -> None:
+    """Refuse an index built by another model, chunking or format.
+
+    Raises:
+        IndexMismatch: with the command that fixes it.
+    """
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index has format {manifest.get('format')}, this version reads {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    if manifest.get("model") != model:
+        raise IndexMismatch(
+            f"the index was built with model {manifest.get('model')!r} but {model!r} is selected; "
+            f"{REBUILD_HINT} with this model, or select the index's model with "
+            f"--model / ASSISTANT_MODEL={manifest.get('model')}"
+        )
+    if manifest.get("chunking") != chunking:
+        raise IndexMismatch(
+            f"the index was built with chunking {manifest.get('chunking')}, not {chunking}; {REBUILD_HINT}"
+        )
+
+
+def load_index(root: Path) -> IndexData:
+    """Load the live generation, checking that its files agree with each other.
+
+    Raises:
+        IndexNotFound, IndexCorrupt: with the command that fixes it.
+    """
+    import faiss
+
+    folder = current_generation(root)
+    manifest = read_manifest(root)
+    try:
+        for fname, size in manifest["files"].items():
+            actual = (folder / fname).stat().st_size
+            if actual != size:
+                raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
+        with open(folder / "passages.jsonl", encoding="utf-8") as handle:
+            passages = [_passage_from_json(json.loads(line)) for line in handle]
+        vectors = np.load(folder / "vectors.npy")
+        faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
+        bm25 = BM25.load(folder)
+    except IndexCorrupt as exc:
+        raise IndexCorrupt(f"the index in {folder} is damaged: {exc}; {REBUILD_HINT}") from exc
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorrupt(f"the index in {folder} is damaged ({exc}); {REBUILD_HINT}") from exc
+    counts = {len(passages), vectors.shape[0], faiss_index.ntotal, bm25.n_docs, manifest["counts"]["passages"]}
+    if len(counts) != 1:
+        raise IndexCorrupt(f"the index files in {folder} disagree on the number of passages; {REBUILD_HINT}")
+    return IndexData(manifest, passages, vectors, faiss_index, bm25, folder)
+
+
+def _passage_from_json(row: dict[str, Any]) -> PassageRecord:
+    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+    row["tokens"] = tuple(row["tokens"])
+    return PassageRecord(**row)

@@ -1,0 +1,63 @@
+"""Shared fixtures: a fake embedding model, and all paths pointed at a temp dir."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.lexical import bigrams_of
+
+SEED_DIR = Path(__file__).resolve().parents[1] / "corpus"
+
+
+class FakeEmbedder:
+    """Character-bigram hashing vectors: fast, deterministic, roughly lexical."""
+
+    model_id = "fake-bigram-hash"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for gram in bigrams_of(text):
+            v[int(hashlib.md5(gram.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norm = np.linalg.norm(v)
+        return v / norm if norm else v
+
+    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        self.embedded.extend(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts])
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(autouse=True)
+def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real corpus/ or index/ by accident."""
+    monkeypatch.setenv("ASSISTANT_CORPUS", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX", str(tmp_path / "index"))
+    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "corpus").mkdir(exist_ok=True)
+    return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=FakeEmbedder.model_id)
+
+
+def write_article(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path

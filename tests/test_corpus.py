@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import decode_bytes, load_corpus, read_article
+from assistant.errors import CorpusError
+from tests.conftest import write_article
+
+SIMPLIFIED = "火神山医院是中建三局负责建设的。\n　　一千余名建设者日夜奋战，十天建成医院。"
+TRADITIONAL = "火神山醫院是中建三局負責建設的。\n　　一千餘名建設者日夜奮戰，十天建成醫院。"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (SIMPLIFIED, "utf-8"),
+        (SIMPLIFIED, "utf-8-sig"),
+        (SIMPLIFIED, "gb18030"),
+        (SIMPLIFIED, "gbk"),
+        (TRADITIONAL, "big5"),
+        (SIMPLIFIED, "utf-16"),
+    ],
+)
+def test_encodings_are_detected_and_decoded(tmp_path: Path, text: str, encoding: str) -> None:
+    path = write_article(tmp_path, "a.txt", text, encoding)
+    article = read_article(path, tmp_path)
+    assert article.text == text
+    assert article.id == "a.txt"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"  \n\n ", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "PNG image"),
+        (bytes(range(256)) * 8, "binary"),
+    ],
+)
+def test_unreadable_files_get_a_clear_error(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(data)
+    with pytest.raises(CorpusError, match=message):
+        read_article(path, tmp_path)
+
+
+def test_oversized_file_is_refused_with_the_limit(tmp_path: Path) -> None:
+    path = write_article(tmp_path, "big.txt", "很长的文章。" * 1000)
+    with pytest.raises(CorpusError, match="over the 0 MB limit"):
+        read_article(path, tmp_path, max_bytes=1000)
+
+
+def test_front_matter_gives_title_date_source_and_keeps_offsets(tmp_path: Path) -> None:
+    text = "---\ntitle: 火神山医院建成\ndate: 2020-02-02\nsource: 新华社\n---\n　　正文第一句。"
+    article = read_article(write_article(tmp_path, "x.md", text), tmp_path)
+    assert (article.title, article.date, article.source) == ("火神山医院建成", "2020-02-02", "新华社")
+    assert article.text == text
+    assert article.text[article.body_start :].startswith("　　正文")
+
+
+def test_title_falls_back_to_short_first_line_then_file_name(tmp_path: Path) -> None:
+    headed = read_article(write_article(tmp_path, "h.txt", "　　武汉加油\n　　全国驰援武汉。"), tmp_path)
+    assert headed.title == "武汉加油"
+    plain = read_article(write_article(tmp_path, "新闻 稿.txt", "　　全国各地驰援武汉。"), tmp_path)
+    assert plain.title == "新闻 稿"
+
+
+def test_load_corpus_reports_skipped_files_and_reads_the_rest(tmp_path: Path) -> None:
+    write_article(tmp_path, "good.txt", SIMPLIFIED)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "notes.csv").write_text("a,b", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text(SIMPLIFIED, encoding="utf-8")
+    articles, skipped = load_corpus(tmp_path)
+    assert [a.id for a in articles] == ["good.txt"]
+    assert len(skipped) == 1 and "empty.txt" in skipped[0]
+
+
+def test_decode_prefers_utf8_when_valid() -> None:
+    assert decode_bytes("新闻".encode()) == ("新闻", "utf-8")
