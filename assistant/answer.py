@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import QuestionError
-from assistant.lexical import bigrams_of, tokenize
+from assistant.lexical import tokenize
+from assistant.quoting import Candidate, answerable_probability, build_candidates
 from assistant.retrieval import Hit, Mode, Retriever
 
 FOLLOW_UP_MARKERS = re.compile(r"他们|她们|它们|他|她|它|其|该|这|那|此|上述|前者|后者|那么|还有|呢[？?]?$")
@@ -30,19 +31,17 @@ _WORD = re.compile(r"[\w]", re.UNICODE)
 
 @dataclass(frozen=True)
 class QuoteWeights:
-    """How the sentence evidence is combined, and when to abstain.
+    """Which passages to look in, how many quotes to show, and when to abstain.
 
-    Chosen on the CMRC 2018 trial set with ``bench/tune_quotes.py``; the
-    figures are in docs/benchmarks.md.
+    ``abstain_below`` applies to :func:`assistant.quoting.answerable_probability`,
+    calibrated on answerable and unanswerable CMRC 2018 questions with
+    ``bench/tune_quotes.py`` (figures in docs/benchmarks.md). Further quotes
+    are shown while their own probability reaches ``min_quote``.
     """
 
-    words: float = 1.0
-    bigrams: float = 1.0
-    dense: float = 4.0
-    passage: float = 0.3
-    dense_floor: float = 0.75
-    abstain_below: float = 0.9
-    passages: int = 5
+    abstain_below: float = 0.4
+    min_quote: float = 0.02
+    passages: int = 8
     quotes: int = 4
 
 
@@ -86,29 +85,6 @@ class Answer:
         }
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence considered for quoting, with its evidence."""
-
-    hit: Hit
-    hit_rank: int
-    start: int
-    end: int
-    paragraph: int
-    text: str
-    words: float
-    bigrams: float
-    dense: float = 0.0
-
-    def score(self, w: QuoteWeights) -> float:
-        return (
-            w.words * self.words
-            + w.bigrams * self.bigrams
-            + w.dense * max(0.0, self.dense - w.dense_floor)
-            + w.passage / self.hit_rank
-        )
-
-
 def clean_question(question: str, max_chars: int) -> str:
     """Strip the question and refuse empty or over-long ones.
 
@@ -134,7 +110,9 @@ def looks_like_follow_up(question: str) -> bool:
 class Answerer:
     """Answers questions from one index with verbatim, cited quotes."""
 
-    def __init__(self, retriever: Retriever, weights: QuoteWeights | None = None, max_question_chars: int = 500):
+    def __init__(
+        self, retriever: Retriever, weights: QuoteWeights | None = None, max_question_chars: int = 500
+    ):
         self.retriever = retriever
         self.weights = weights or QuoteWeights()
         self.max_question_chars = max_question_chars
@@ -153,30 +131,17 @@ class Answerer:
     def candidates(
         self, question: str, hits: list[Hit], query_vector: np.ndarray | None, terms: list[str]
     ) -> list[Candidate]:
-        """The sentences of the top hits, with lexical and dense evidence."""
-        index = self.retriever.index
-        bm25 = index.bm25
-        weights = {t: bm25.idf(t) for t in set(terms)}
-        total = sum(weights.values()) or 1.0
-        q_bigrams = bigrams_of(question)
-        seen: set[tuple[str, int]] = set()
-        out: list[Candidate] = []
-        for rank, hit in enumerate(hits[: self.weights.passages], 1):
-            for start, end, paragraph in hit.passage.sentences:
-                key = (hit.passage.article_id, start)
-                if key in seen:
-                    continue
-                seen.add(key)
-                offset = start - hit.passage.start
-                sentence = hit.passage.text[offset : offset + end - start]
-                tokens = set(tokenize(sentence))
-                words = sum(w for t, w in weights.items() if t in tokens) / total
-                shared = len(q_bigrams & bigrams_of(sentence)) / len(q_bigrams) if q_bigrams else 0.0
-                out.append(Candidate(hit, rank, start, end, paragraph, sentence, words, shared))
-        if query_vector is not None and out:
-            sims = self.sentence_vectors([c.text for c in out]) @ query_vector
-            out = [Candidate(**{**c.__dict__, "dense": float(s)}) for c, s in zip(out, sims, strict=True)]
-        return out
+        """Scored candidate quotes from the sentences of the top hits."""
+        return build_candidates(
+            question,
+            terms,
+            hits,
+            self.retriever.index.bm25,
+            self.weights.passages,
+            self.sentence_vectors if query_vector is not None else None,
+            query_vector,
+            self.retriever.index.articles,
+        )
 
     def ask(
         self,
@@ -202,7 +167,11 @@ class Answerer:
         if mode != "bm25" or use_dense_quotes:
             vector = self.retriever.embed_question(search_text)
         hits = self.retriever.search(
-            search_text, k=max(self.weights.passages, 10), mode=mode, query_vector=vector, query_tokens=terms + carried
+            search_text,
+            k=max(self.weights.passages, 10),
+            mode=mode,
+            query_vector=vector,
+            query_tokens=terms + carried,
         )
         candidates = self.candidates(question, hits, vector if use_dense_quotes else None, terms + carried)
         return self.compose(question, candidates, carried)
@@ -210,13 +179,22 @@ class Answerer:
     def compose(self, question: str, candidates: list[Candidate], carried: list[str]) -> Answer:
         """Rank candidates, decide whether to answer, and render the reply."""
         w = self.weights
-        ranked = sorted(candidates, key=lambda c: -c.score(w))
-        if not ranked or ranked[0].score(w) < w.abstain_below:
+        scored = sorted(((c.probability(), c) for c in candidates), key=lambda pair: -pair[0])
+        answerable = answerable_probability(candidates, scored[0][0] if scored else 0.0)
+        if answerable < w.abstain_below:
             return Answer(question, False, render_abstention(question), [], "无", carried)
-        quotes = []
-        for c in ranked[: w.quotes]:
-            if quotes and c.score(w) < w.abstain_below * 0.8:
+        chosen: list[tuple[float, Candidate]] = []
+        for probability, c in scored:
+            if len(chosen) == w.quotes or (chosen and probability < w.min_quote):
                 break
+            overlaps = any(
+                o.hit.passage.article_id == c.hit.passage.article_id and o.start < c.end and c.start < o.end
+                for _, o in chosen
+            )
+            if not overlaps:
+                chosen.append((probability, c))
+        quotes = []
+        for probability, c in chosen:
             p = c.hit.passage
             title = self.retriever.index.articles.get(p.article_id, {}).get("title", p.article_id)
             quotes.append(
@@ -229,21 +207,23 @@ class Answerer:
                     end=c.end,
                     quote=c.text,
                     passage=p.text,
-                    score=round(c.score(w), 4),
+                    score=round(probability, 4),
                     passage_start=p.start,
                     passage_end=p.end,
                 )
             )
-        confidence = confidence_label(quotes[0].score, w)
+        confidence = confidence_label(answerable)
         meta = self.retriever.index.articles
-        return Answer(question, True, render_answer(quotes, confidence, carried, meta), quotes, confidence, carried)
+        return Answer(
+            question, True, render_answer(quotes, confidence, carried, meta), quotes, confidence, carried
+        )
 
 
-def confidence_label(score: float, w: QuoteWeights) -> str:
-    """高 / 中 / 低 from how far the top score clears the abstention threshold."""
-    if score >= w.abstain_below * 1.6:
+def confidence_label(answerable: float) -> str:
+    """高 / 中 / 低 from how likely the articles answer the question."""
+    if answerable >= 0.95:
         return "高"
-    if score >= w.abstain_below * 1.25:
+    if answerable >= 0.8:
         return "中"
     return "低"
 

@@ -26,12 +26,17 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--corpus``, ``--index`` and ``--model`` on every command, turned into Settings."""
 
     @click.option(
-        "--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder [ASSISTANT_CORPUS, corpus/]"
+        "--corpus",
+        "corpus_dir",
+        type=click.Path(path_type=Path),
+        help="Article folder [ASSISTANT_CORPUS, corpus/]",
     )
     @click.option(
         "--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [ASSISTANT_INDEX, index/]"
     )
-    @click.option("--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]")
+    @click.option(
+        "--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]"
+    )
     @functools.wraps(func)
     def wrapper(corpus_dir: Path | None, index_dir: Path | None, model: str | None, **kwargs: Any) -> Any:
         settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
@@ -176,9 +181,19 @@ def serve(settings: Settings, host: str, port: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the evaluation index here; its vectors are reused by the next run.",
 )
+@click.option(
+    "--dump-candidates",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every candidate quote's features here, for bench/tune_quotes.py.",
+)
 @common_options
 def eval_command(
-    settings: Settings, dataset: Path, as_json: bool, limit: int | None, keep_index: Path | None
+    settings: Settings,
+    dataset: Path,
+    as_json: bool,
+    limit: int | None,
+    keep_index: Path | None,
+    dump_candidates: Path | None,
 ) -> None:
     """Measure retrieval and quoting on a SQuAD-format dataset.
 
@@ -189,7 +204,9 @@ def eval_command(
     from assistant.evaluate import METRICS, evaluate
     from assistant.service import make_embedder
 
-    result = evaluate(dataset, make_embedder(settings), settings, index_dir=keep_index, limit=limit)
+    result = evaluate(
+        dataset, make_embedder(settings), settings, index_dir=keep_index, limit=limit, dump=dump_candidates
+    )
     if as_json:
         emit_json(result)
         return

@@ -51,7 +51,8 @@ class Settings:
             "index_dir": os.environ.get("ASSISTANT_INDEX"),
             "model": os.environ.get("ASSISTANT_MODEL"),
         }
-        values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
+        values = {k: v for k, v in env.items() if v is not None}
+        values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("corpus_dir", "index_dir"):
             if key in values:
                 values[key] = Path(str(values[key]))

@@ -78,17 +78,13 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
 
     best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
     if best is None:
-        raise CorpusError(
-            f"{name}: not readable as UTF-8, UTF-16, GB18030/GBK or Big5 text (binary file?)"
-        )
+        raise CorpusError(f"{name}: not readable as UTF-8, UTF-16, GB18030/GBK or Big5 text (binary file?)")
     return _checked(str(best), best.encoding, name)
 
 
 def _checked(text: str, encoding: str, name: str) -> tuple[str, str]:
     """Refuse text that decoded but is mostly control characters (binary data)."""
-    controls = sum(
-        1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t\f"
-    )
+    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t\f")
     if controls > max(2, len(text) // 100):
         raise CorpusError(f"{name}: this looks like binary data, not a text article")
     if not text.strip():

@@ -24,6 +24,7 @@ from assistant.corpus import parse_article
 from assistant.errors import CorpusError
 from assistant.indexing import EmbedderLike, build_from_articles, text_hash
 from assistant.lexical import tokenize
+from assistant.quoting import Candidate
 from assistant.retrieval import MODES, Retriever
 from assistant.store import IndexData, load_index, save_index
 
@@ -56,12 +57,14 @@ def load_squad(path: Path) -> tuple[list[Any], list[Question]]:
         for n, para in enumerate(doc["paragraphs"]):
             article_id = para.get("id") or f"{doc.get('id', doc.get('title'))}-{n}"
             context = para["context"]
-            articles.append(
-                parse_article(context, article_id, Path(article_id), "utf-8", text_hash(context))
-            )
+            articles.append(parse_article(context, article_id, Path(article_id), "utf-8", text_hash(context)))
             articles[-1] = replace(articles[-1], title=doc.get("title") or article_id)
             for qa in para["qas"]:
-                answers = tuple((a["text"], int(a.get("answer_start", -1))) for a in qa["answers"] if a["text"])
+                answers = tuple(
+                    (a["text"].strip(), int(a.get("answer_start", -1)))
+                    for a in qa["answers"]
+                    if a["text"].strip()
+                )
                 if answers:
                     questions.append(Question(qa["id"], article_id, qa["question"], answers))
     return articles, questions
@@ -71,13 +74,24 @@ def gold_passages(index: IndexData, question: Question, context: str) -> set[int
     """Passages of the question's context holding a whole gold answer (else overlapping one)."""
     spans = []
     for text, start in question.answers:
-        if context[start : start + len(text)] != text:
+        if context[start : start + len(text)] != text:  # offsets shifted by stripped blanks
             start = context.find(text)
         if start >= 0:
             spans.append((start, start + len(text)))
     own = [p for p in index.passages if p.article_id == question.article_id]
     inside = {p.id for p in own for s, e in spans if p.start <= s and e <= p.end}
     return inside or {p.id for p in own for s, e in spans if p.start < e and s < p.end}
+
+
+def candidate_row(candidate: Candidate, answers: list[str]) -> dict[str, Any]:
+    """One candidate quote's features and label, for bench/tune_quotes.py."""
+    return {
+        "features": candidate.features,
+        "article_id": candidate.hit.passage.article_id,
+        "start": candidate.start,
+        "end": candidate.end,
+        "has_answer": any(a in candidate.text for a in answers),
+    }
 
 
 def evaluate(
@@ -121,7 +135,9 @@ def evaluate(
             terms = tokenize(q.text)
             answers = [a for a, _ in q.answers]
             for mode in MODES:
-                hits = answerer.retriever.search(q.text, k=20, mode=mode, query_vector=vector, query_tokens=terms)
+                hits = answerer.retriever.search(
+                    q.text, k=20, mode=mode, query_vector=vector, query_tokens=terms
+                )
                 ranks = [r for r, h in enumerate(hits, 1) if h.passage.id in gold]
                 first = ranks[0] if ranks else None
                 m = totals[mode]
@@ -134,24 +150,32 @@ def evaluate(
                 m["answer_in_quote@1"] += any(a in quotes[0] for a in answers) if quotes else 0
                 m["answer_in_quote@3"] += any(a in x for a in answers for x in quotes[:3])
                 if dump_file and mode == "hybrid":
-                    rows = [
-                        {
-                            "words": c.words,
-                            "bigrams": c.bigrams,
-                            "dense": c.dense,
-                            "hit_rank": c.hit_rank,
-                            "gold_passage": c.hit.passage.id in gold,
-                            "has_answer": any(a in c.text for a in answers),
-                        }
-                        for c in candidates
+                    # The same question against the index without its own
+                    # context is unanswerable: that calibrates abstention.
+                    others = [
+                        h
+                        for h in answerer.retriever.search(
+                            q.text, k=40, mode=mode, query_vector=vector, query_tokens=terms
+                        )
+                        if h.passage.article_id != q.article_id
                     ]
-                    dump_file.write(json.dumps({"id": q.id, "candidates": rows}, ensure_ascii=False) + "\n")
+                    unanswerable = answerer.candidates(q.text, others, vector, terms)
+                    dump_file.write(
+                        json.dumps(
+                            {
+                                "id": q.id,
+                                "article_id": q.article_id,
+                                "candidates": [candidate_row(c, answers) for c in candidates],
+                                "unanswerable": [candidate_row(c, answers) for c in unanswerable],
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
     finally:
         if dump_file:
             dump_file.close()
     n = max(len(questions), 1)
-    result: dict[str, Any] = {
-        mode: {k: round(v / n, 4) for k, v in totals[mode].items()} for mode in MODES
-    }
+    result: dict[str, Any] = {mode: {k: round(v / n, 4) for k, v in totals[mode].items()} for mode in MODES}
     result["questions"] = len(questions)
     return result

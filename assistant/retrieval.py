@@ -54,7 +54,9 @@ def fuse(
 class Retriever:
     """Searches one loaded index with one embedding model."""
 
-    def __init__(self, index: IndexData, embedder: EmbedderLike, weights: FusionWeights | None = None) -> None:
+    def __init__(
+        self, index: IndexData, embedder: EmbedderLike, weights: FusionWeights | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.weights = weights or FusionWeights()
@@ -87,7 +89,9 @@ class Retriever:
             vector = self.embed_question(question) if query_vector is None else query_vector
             dense = self.index.search_dense(vector, depth)
         if mode != "dense":
-            lexical = self.index.bm25.search(tokenize(question) if query_tokens is None else query_tokens, depth)
+            lexical = self.index.bm25.search(
+                tokenize(question) if query_tokens is None else query_tokens, depth
+            )
         if mode == "dense":
             ranking = dense
         elif mode == "bm25":

@@ -40,7 +40,9 @@ class Assistant:
             try:
                 read_manifest(settings.index_dir)
             except IndexNotFound:
-                logger.warning("no index in %s yet: building it from %s", settings.index_dir, settings.corpus_dir)
+                logger.warning(
+                    "no index in %s yet: building it from %s", settings.index_dir, settings.corpus_dir
+                )
                 self.embedder = embedder or make_embedder(settings)
                 build_index(settings, self.embedder, show_progress=True)
         check_compatible(read_manifest(settings.index_dir), settings.model, asdict(settings.chunk))

@@ -225,7 +225,13 @@ def load_index(root: Path) -> IndexData:
         raise IndexCorrupt(f"the index in {folder} is damaged: {exc}; {REBUILD_HINT}") from exc
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"the index in {folder} is damaged ({exc}); {REBUILD_HINT}") from exc
-    counts = {len(passages), vectors.shape[0], faiss_index.ntotal, bm25.n_docs, manifest["counts"]["passages"]}
+    counts = {
+        len(passages),
+        vectors.shape[0],
+        faiss_index.ntotal,
+        bm25.n_docs,
+        manifest["counts"]["passages"],
+    }
     if len(counts) != 1:
         raise IndexCorrupt(f"the index files in {folder} disagree on the number of passages; {REBUILD_HINT}")
     return IndexData(manifest, passages, vectors, faiss_index, bm25, folder)

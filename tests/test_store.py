@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from assistant.indexing import build_index
+from assistant.service import Assistant
+from assistant.store import current_generation, load_index
+from tests.conftest import FakeEmbedder, write_article
+
+
+@pytest.fixture
+def built(settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
+    write_article(
+        settings.corpus_dir, "a.txt", "　　火神山医院由中建三局建设。十天建成。\n　　党员突击队日夜奋战。"
+    )
+    write_article(settings.corpus_dir, "b.txt", "　　天津市组建医疗队增援武汉。74名党员进入首批医疗队。")
+    build_index(settings, fake_embedder)
+    return settings
+
+
+def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) -> None:
+    index = load_index(built.index_dir)
+    assert index.manifest["counts"] == {"articles": 2, "passages": len(index.passages)}
+    assert index.vectors.shape == (len(index.passages), fake_embedder.dim)
+    assert set(index.articles) == {"a.txt", "b.txt"}
+    for p in index.passages:
+        text = (built.corpus_dir / p.article_id).read_text(encoding="utf-8")
+        assert text[p.start : p.end] == p.text
+        np.testing.assert_allclose(index.vectors[p.id], fake_embedder.embed_passages([p.text])[0], rtol=1e-6)
+    top = index.search_dense(fake_embedder.embed_queries(["天津医疗队"])[0], 1)
+    assert index.passages[top[0][0]].article_id == "b.txt"
+
+
+def test_rebuild_reuses_vectors_of_unchanged_passages(built: Settings) -> None:
+    again = FakeEmbedder()
+    write_article(built.corpus_dir, "c.txt", "　　雷神山医院项目指挥部成立临时党委。")
+    report = build_index(built, again)
+    assert again.embedded == ["雷神山医院项目指挥部成立临时党委。"]
+    assert report.embedded == 1 and report.reused == report.passages - 1
+    assert len(list(built.index_dir.glob("g-*"))) == 1
+
+
+def test_missing_index_says_how_to_build(settings: Settings) -> None:
+    with pytest.raises(IndexNotFound, match="assistant index build"):
+        load_index(settings.index_dir)
+
+
+@pytest.mark.parametrize("victim", ["vectors.npy", "vectors.faiss", "passages.jsonl", "bm25.npz"])
+def test_truncated_file_is_reported_as_corrupt(built: Settings, victim: str) -> None:
+    path = current_generation(built.index_dir) / victim
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(IndexCorrupt, match="index build --full"):
+        load_index(built.index_dir)
+
+
+def test_garbage_manifest_is_reported_as_corrupt(built: Settings) -> None:
+    (current_generation(built.index_dir) / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="index build --full"):
+        load_index(built.index_dir)
+
+
+def test_index_of_another_model_is_refused_with_the_fix(built: Settings, fake_embedder: FakeEmbedder) -> None:
+    with pytest.raises(IndexMismatch, match="fake-bigram-hash.*index build --full"):
+        Assistant(replace(built, model="other/model"), embedder=fake_embedder)
