@@ -22,28 +22,28 @@ from assistant.lexical import BM25, bigrams_of, tokenize
 from assistant.retrieval import Hit
 
 # Fitted by bench/tune_quotes.py on CMRC 2018 (see docs/benchmarks.md).
-QUOTE_INTERCEPT = -11.634
+QUOTE_INTERCEPT = -11.722
 QUOTE_WEIGHTS = {
-    "words": 2.173,
-    "bigrams": -7.253,
-    "dense": 32.65,
-    "prior": 1.896,
-    "before": -0.401,
-    "after": 0.26,
-    "novelty": 1.929,
-    "answer_type": 1.343,
-    "pair": -0.013,
-    "length": 1.195,
-    "words_local": -0.639,
-    "bigrams_local": 14.943,
-    "before_local": -0.951,
-    "after_local": -2.438,
+    "words": 2.335,
+    "bigrams": -7.197,
+    "dense": 32.433,
+    "prior": 1.988,
+    "before": -0.446,
+    "after": 0.28,
+    "novelty": 1.952,
+    "answer_type": 1.33,
+    "pair": -0.019,
+    "length": 1.188,
+    "words_local": -0.784,
+    "bigrams_local": 14.894,
+    "before_local": -0.851,
+    "after_local": -2.444,
 }
 FEATURES = tuple(QUOTE_WEIGHTS)
 # The answerable model reads the question-level evidence: the top quote's
 # probability, and the best word overlap, bigram overlap and e5 similarity.
-ANSWERABLE_INTERCEPT = -12.5
-ANSWERABLE_WEIGHTS = {"top_quote": 2.456, "words": 6.936, "bigrams": -0.036, "dense": 88.426}
+ANSWERABLE_INTERCEPT = -12.671
+ANSWERABLE_WEIGHTS = {"top_quote": 2.642, "words": 7.324, "bigrams": -0.215, "dense": 87.712}
 
 
 _NUMBER_Q = re.compile(
@@ -52,6 +52,30 @@ _NUMBER_Q = re.compile(
 _TIME_Q = re.compile(r"何时|什么时候|哪一?年|哪一?天|几月|几日|时间|年代|日期|世纪|多久")
 _WHO_Q = re.compile(r"谁|哪位|什么人|哪个人")
 _PLACE_Q = re.compile(r"哪里|哪儿|何处|什么地方|哪个国家|哪个城市|位于|在哪")
+_ORG_Q = re.compile(
+    r"[哪什何][么家个所]?(?:企业|公司|单位|机构|部门|组织|集团|银行|大学|学校|医院|媒体|报纸|政党|球队)"
+)
+_ORG_SUFFIX = (
+    "局",
+    "公司",
+    "集团",
+    "企业",
+    "银行",
+    "委员会",
+    "协会",
+    "中心",
+    "单位",
+    "厂",
+    "部",
+    "院",
+    "社",
+    "大学",
+    "学院",
+    "组织",
+    "党委",
+    "支部",
+    "队",
+)
 _NUMBER_A = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万亿两]+[个名位次年岁天种项座条人%％万亿元米]")
 _TIME_A = re.compile(r"[0-9０-９一二三四五六七八九十〇零]+[年月日]|世纪|年代|朝|时期|期间")
 _PLACE_A = re.compile(r"[省市县区镇村州国岛山河湖路街]|位于|在")
@@ -88,8 +112,14 @@ def answerable_probability(candidates: Sequence[Candidate], top_quote: float) ->
     return logistic(ANSWERABLE_INTERCEPT, ANSWERABLE_WEIGHTS.values(), [top_quote, *best])
 
 
-def answer_type(question: str, text: str) -> float:
-    """1 when the question asks for a number/time/person/place and the text has one."""
+def answer_type(question: str, text: str, tokens: set[str], question_terms: set[str]) -> float:
+    """1 when the question asks for an organisation/time/number/place/person and the text has one.
+
+    0 when it asks for one the text lacks, 0.5 when the question asks for none.
+    An organisation counts only when it is not named in the question itself.
+    """
+    if _ORG_Q.search(question):
+        return 1.0 if any(t.endswith(_ORG_SUFFIX) and t not in question_terms for t in tokens) else 0.0
     checks = ((_TIME_Q, _TIME_A), (_NUMBER_Q, _NUMBER_A), (_PLACE_Q, _PLACE_A))
     for asked, present in checks:
         if asked.search(question):
@@ -164,7 +194,7 @@ def build_candidates(
                 words[a - 1] if a > 0 and sentences[a - 1][1] is hit else 0.0,
                 words[b + 1] if b + 1 < n and sentences[b + 1][1] is hit else 0.0,
                 len(grams - q_bigrams) / max(len(grams), 1),
-                answer_type(question, text),
+                answer_type(question, text, tokens, q_terms),
                 float(b > a),
                 math.log1p(len(text)) / 5,
                 share(local_terms, tokens),

@@ -24,7 +24,7 @@ class FusionWeights:
 
     dense: float = 1.0
     bm25: float = 1.0
-    k: float = 60.0
+    k: float = 10.0
     depth: int = 100
 
 
