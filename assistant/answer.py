@@ -1,19 +1,17 @@
-"""Pick the sentences that answer a question, quote them verbatim, cite them.
+"""Answer a question: retrieve, pick the quotes, decide whether to answer, render.
 
-Each sentence inside the top passages gets a score from four pieces of
-evidence: how much of the question's weighted vocabulary it contains (jieba
-words by IDF, and character bigrams, which survive segmentation differences),
-how close its own e5 vector is to the question's, and how well its passage
-ranked. The best sentence is the answer's first quote; when even that scores
-below a threshold calibrated on CMRC 2018, the assistant says the articles do
-not answer the question instead of quoting noise. No Gradio here: the web UI
-and the CLI both render what this module returns.
+The sentences (and adjacent pairs) of the top passages are scored by the
+quote model in :mod:`assistant.quoting`; the best is the first quote, further
+non-overlapping ones support it. When the answerability model says the
+articles do not hold the answer, the reply says so instead of quoting noise.
+No Gradio here: the web UI and the CLI both render what this module returns.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,7 +28,7 @@ _WORD = re.compile(r"[\w]", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class QuoteWeights:
+class AnswerSettings:
     """Which passages to look in, how many quotes to show, and when to abstain.
 
     ``abstain_below`` applies to :func:`assistant.quoting.answerable_probability`,
@@ -112,25 +110,27 @@ class Answerer:
     """Answers questions from one index with verbatim, cited quotes."""
 
     def __init__(
-        self, retriever: Retriever, weights: QuoteWeights | None = None, max_question_chars: int = 500
+        self, retriever: Retriever, weights: AnswerSettings | None = None, max_question_chars: int = 500
     ):
         self.retriever = retriever
-        self.weights = weights or QuoteWeights()
+        self.weights = weights or AnswerSettings()
         self.max_question_chars = max_question_chars
         self._sentence_cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """Vectors of sentences, cached: the same passages come up again and again."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_cache))
-        if missing:
-            if len(self._sentence_cache) + len(missing) > SENTENCE_CACHE_SIZE:
-                self._sentence_cache.clear()
-            fresh = self.retriever.embedder.embed_passages(missing)
-            self._sentence_cache.update(zip(missing, fresh, strict=True))
-        return np.stack([self._sentence_cache[t] for t in texts])
+        with self._cache_lock:
+            cache = self._sentence_cache
+            missing = list(dict.fromkeys(t for t in texts if t not in cache))
+            if missing:
+                if len(cache) + len(missing) > SENTENCE_CACHE_SIZE:
+                    cache.clear()
+                cache.update(zip(missing, self.retriever.embedder.embed_passages(missing), strict=True))
+            return np.stack([cache[t] for t in texts])
 
     def candidates(
-        self, question: str, hits: list[Hit], query_vector: np.ndarray | None, terms: list[str]
+        self, question: str, hits: list[Hit], query_vector: np.ndarray, terms: list[str]
     ) -> list[Candidate]:
         """Scored candidate quotes from the sentences of the top hits."""
         return build_candidates(
@@ -139,7 +139,7 @@ class Answerer:
             hits,
             self.retriever.index.bm25,
             self.weights.passages,
-            self.sentence_vectors if query_vector is not None else None,
+            self.sentence_vectors,
             query_vector,
             self.retriever.index.articles,
         )
@@ -149,7 +149,6 @@ class Answerer:
         question: str,
         history: list[str] | None = None,
         mode: Mode = "hybrid",
-        use_dense_quotes: bool = True,
     ) -> Answer:
         """Answer ``question``; ``history`` holds earlier user questions, oldest first.
 
@@ -164,9 +163,7 @@ class Answerer:
             previous = history[-1]
             carried = [t for t in dict.fromkeys(tokenize(previous)) if t not in terms]
             search_text = f"{previous} {question}"
-        vector = None
-        if mode != "bm25" or use_dense_quotes:
-            vector = self.retriever.embed_question(search_text)
+        vector = self.retriever.embed_question(search_text)
         hits = self.retriever.search(
             search_text,
             k=max(self.weights.passages, 10),
@@ -174,7 +171,7 @@ class Answerer:
             query_vector=vector,
             query_tokens=terms + carried,
         )
-        candidates = self.candidates(question, hits, vector if use_dense_quotes else None, terms + carried)
+        candidates = self.candidates(question, hits, vector, terms + carried)
         return self.compose(question, candidates, carried)
 
     def compose(self, question: str, candidates: list[Candidate], carried: list[str]) -> Answer:

@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assistant.answer import Answerer, QuoteWeights
+from assistant.answer import Answerer, AnswerSettings
 from assistant.config import Settings
 from assistant.corpus import parse_article
 from assistant.errors import CorpusError
@@ -100,7 +100,7 @@ def evaluate(
     settings: Settings,
     index_dir: Path | None = None,
     limit: int | None = None,
-    weights: QuoteWeights | None = None,
+    weights: AnswerSettings | None = None,
     dump: Path | None = None,
 ) -> dict[str, Any]:
     """Run every question through every mode and average the metrics.

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import Answerer, QuoteWeights, clean_question, highlight
+from assistant.answer import Answerer, AnswerSettings, clean_question, highlight
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.indexing import build_index
@@ -89,4 +89,4 @@ def answerer_for_property(tmp_path_factory) -> Answerer:
     s = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=FakeEmbedder.model_id)
     embedder = FakeEmbedder()
     build_index(s, embedder)
-    return Answerer(Retriever(load_index(s.index_dir), embedder), QuoteWeights())
+    return Answerer(Retriever(load_index(s.index_dir), embedder), AnswerSettings())

@@ -24,5 +24,5 @@ def test_answer_type_matches_what_the_question_asks_for(question: str, text: str
 
 
 def test_model_weights_cover_every_feature() -> None:
-    assert FEATURES == tuple(QUOTE_WEIGHTS)
+    assert tuple(QUOTE_WEIGHTS) == FEATURES
     assert list(ANSWERABLE_WEIGHTS) == ["top_quote", "words", "bigrams", "dense"]
