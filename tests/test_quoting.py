@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.lexical import tokenize
-from assistant.quoting import ANSWERABLE_WEIGHTS, FEATURES, QUOTE_WEIGHTS, answer_type
+from assistant.lexical import BM25, tokenize
+from assistant.quoting import QUOTE_WEIGHTS, answer_type, answerable_probability, build_candidates
+from assistant.retrieval import Hit
+from assistant.store import PassageRecord
 
 
 @pytest.mark.parametrize(
@@ -23,6 +25,16 @@ def test_answer_type_matches_what_the_question_asks_for(question: str, text: str
     assert answer_type(question, text, set(tokenize(text)), set(tokenize(question))) == expected
 
 
-def test_model_weights_cover_every_feature() -> None:
-    assert tuple(QUOTE_WEIGHTS) == FEATURES
-    assert list(ANSWERABLE_WEIGHTS) == ["top_quote", "words", "bigrams", "dense"]
+def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
+    text = "中建三局成立临时党委。400余名党员郑重宣誓；重温入党誓词。"
+    sentences = ((0, 11, 1), (11, 23, 1), (23, 30, 1))
+    passage = PassageRecord(0, "a.txt", 0, 1, 0, len(text), text, "h", sentences, tuple(tokenize(text)))
+    bm25 = BM25().fit([passage.tokens])
+    question = "中建三局成立了什么组织？"
+    candidates = build_candidates(question, tokenize(question), [Hit(passage, 1.0)], bm25, 5, None, None)
+    spans = [(c.start, c.end) for c in candidates]
+    assert spans == [(0, 11), (0, 23), (11, 23), (11, 30), (23, 30)]
+    assert all(c.text == text[c.start : c.end] for c in candidates)
+    assert all(len(c.features) == len(QUOTE_WEIGHTS) for c in candidates)
+    assert max(candidates, key=lambda c: c.probability()).start == 0
+    assert 0.0 <= answerable_probability(candidates, 0.5) <= 1.0
