@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +22,6 @@ from assistant.quoting import Candidate, answerable_probability, build_candidate
 from assistant.retrieval import Hit, Mode, Retriever
 
 FOLLOW_UP_MARKERS = re.compile(r"他们|她们|它们|他|她|它|其|该|这|那|此|上述|前者|后者|那么|还有|呢[？?]?$")
-SENTENCE_CACHE_SIZE = 20_000
 _WORD = re.compile(r"[\w]", re.UNICODE)
 
 
@@ -115,19 +113,6 @@ class Answerer:
         self.retriever = retriever
         self.weights = weights or AnswerSettings()
         self.max_question_chars = max_question_chars
-        self._sentence_cache: dict[str, np.ndarray] = {}
-        self._cache_lock = threading.Lock()
-
-    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        """Vectors of sentences, cached: the same passages come up again and again."""
-        with self._cache_lock:
-            cache = self._sentence_cache
-            missing = list(dict.fromkeys(t for t in texts if t not in cache))
-            if missing:
-                if len(cache) + len(missing) > SENTENCE_CACHE_SIZE:
-                    cache.clear()
-                cache.update(zip(missing, self.retriever.embedder.embed_passages(missing), strict=True))
-            return np.stack([cache[t] for t in texts])
 
     def candidates(
         self, question: str, hits: list[Hit], query_vector: np.ndarray, terms: list[str]
@@ -139,9 +124,8 @@ class Answerer:
             hits,
             self.retriever.index.bm25,
             self.weights.passages,
-            self.sentence_vectors,
+            self.retriever.index.sentence_vectors,
             query_vector,
-            self.retriever.index.articles,
         )
 
     def ask(

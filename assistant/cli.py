@@ -81,8 +81,8 @@ def index_build(settings: Settings, full: bool) -> None:
 
     report = build_index(settings, make_embedder(settings), show_progress=True, reuse=not full)
     click.echo(
-        f"indexed {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.folder}"
+        f"indexed {report.articles} articles, {report.passages} passages, {report.sentences} sentences "
+        f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.folder}"
     )
     for reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)

@@ -43,6 +43,7 @@ class BuildReport:
 
     articles: int = 0
     passages: int = 0
+    sentences: int = 0
     embedded: int = 0
     reused: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -66,14 +67,21 @@ def _versions() -> dict[str, str]:
 
 
 def _cached_vectors(settings: Settings, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of the live index by text hash, when it was built by the same model."""
+    """Passage and sentence vectors of the live index by text hash, if built by the same model."""
     try:
         old = load_index(settings.index_dir)
     except AssistantError:
         return {}
     if old.model != model_id:
         return {}
-    return {p.text_hash: old.vectors[p.id] for p in old.passages}
+    cache = {p.text_hash: old.vectors[p.id] for p in old.passages}
+    cache.update(zip(old.sentence_hashes, old.sentence_vectors.astype(np.float32), strict=True))
+    return cache
+
+
+def titled(title: str, sentence: str) -> str:
+    """What is embedded for a sentence: its title stands in for the subject it omits ("其叶…")."""
+    return f"{title}：{sentence}"
 
 
 def build_from_articles(
@@ -86,16 +94,24 @@ def build_from_articles(
 ) -> tuple[IndexData, BuildReport]:
     """Chunk, embed and assemble an index in memory.
 
-    With ``reuse``, vectors of unchanged passage texts come from the live index.
+    Every passage is embedded for retrieval and every sentence (title-prefixed)
+    for quoting, so that answering embeds nothing but the question. With
+    ``reuse``, vectors of unchanged texts come from the live index.
     """
     started = time.perf_counter()
     report = BuildReport(articles=len(articles), skipped=list(skipped or []))
     records: list[PassageRecord] = []
+    sentence_texts: list[str] = []
     article_meta: dict[str, dict[str, Any]] = {}
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for article in articles:
         passages = chunk_article(article, settings.chunk)
+        rows: dict[int, int] = {}  # sentence start → row; passages share overlap sentences
         for p in passages:
+            for sent in p.sentences:
+                if sent.start not in rows:
+                    rows[sent.start] = len(sentence_texts)
+                    sentence_texts.append(titled(article.title, article.text[sent.start : sent.end]))
             records.append(
                 PassageRecord(
                     id=len(records),
@@ -107,6 +123,7 @@ def build_from_articles(
                     text=p.text,
                     text_hash=text_hash(p.text),
                     sentences=tuple((s.start, s.end, s.paragraph) for s in p.sentences),
+                    sentence_rows=tuple(rows[s.start] for s in p.sentences),
                     tokens=tuple(tokenize(p.text)),
                 )
             )
@@ -122,21 +139,26 @@ def build_from_articles(
             "passages": len(passages),
             "indexed_at": now,
         }
+    sentence_hashes = [text_hash(t) for t in sentence_texts]
     cache = _cached_vectors(settings, embedder.model_id) if reuse else {}
-    missing = sorted({r.text_hash: r.text for r in records if r.text_hash not in cache}.items())
+    wanted = {r.text_hash: r.text for r in records}
+    wanted.update(zip(sentence_hashes, sentence_texts, strict=True))
+    # Sorting by length keeps each batch's inputs alike in size.
+    missing = sorted(((h, t) for h, t in wanted.items() if h not in cache), key=lambda item: len(item[1]))
     if missing:
-        # Sorting by length keeps each batch's inputs alike in size.
-        missing.sort(key=lambda item: len(item[1]))
         fresh = embedder.embed_passages([t for _, t in missing], show_progress=show_progress)
         cache.update({h: v for (h, _), v in zip(missing, fresh, strict=True)})
-    fresh_hashes = {h for h, _ in missing}
     report.embedded = len(missing)
-    report.reused = sum(1 for r in records if r.text_hash not in fresh_hashes)
+    report.reused = len(wanted) - len(missing)
     vectors = np.zeros((len(records), embedder.dim), dtype=np.float32)
     for r in records:
         vectors[r.id] = cache[r.text_hash]
+    sentence_vectors = np.zeros((len(sentence_texts), embedder.dim), dtype=np.float16)
+    for row, h in enumerate(sentence_hashes):
+        sentence_vectors[row] = cache[h]
     bm25 = BM25().fit([r.tokens for r in records])
     report.passages = len(records)
+    report.sentences = len(sentence_texts)
     report.seconds = round(time.perf_counter() - started, 3)
     manifest = {
         "format": FORMAT_VERSION,
@@ -146,13 +168,15 @@ def build_from_articles(
         "faiss": "IndexIDMap(IndexFlatIP)",
         "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
         "versions": _versions(),
-        "counts": {"articles": len(articles), "passages": len(records)},
+        "counts": {"articles": len(articles), "passages": len(records), "sentences": len(sentence_texts)},
         "built_at": now,
         "build_seconds": report.seconds,
         "articles": article_meta,
         "skipped": report.skipped,
     }
-    data = IndexData(manifest, records, vectors, build_faiss(vectors), bm25)
+    data = IndexData(
+        manifest, records, vectors, build_faiss(vectors), bm25, sentence_vectors, sentence_hashes
+    )
     return data, report
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -135,20 +134,28 @@ def build_candidates(
     hits: list[Hit],
     bm25: BM25,
     passages: int,
-    sentence_vectors: Callable[[list[str]], np.ndarray] | None,
+    sentence_vectors: np.ndarray | None,
     query_vector: np.ndarray | None,
-    articles: dict[str, dict[str, Any]] | None = None,
 ) -> list[Candidate]:
-    """Candidates from the sentences of the first ``passages`` hits, each with features."""
+    """Candidates from the sentences of the first ``passages`` hits, each with features.
+
+    ``sentence_vectors`` holds the index's sentence vectors (rows named by
+    ``PassageRecord.sentence_rows``); without it or a query vector, the dense
+    feature is left at its floor.
+    """
     sentences: list[tuple[int, Hit, int, int, int, str]] = []
+    rows: list[int] = []
     seen: set[tuple[str, int]] = set()
     for rank, hit in enumerate(hits[:passages], 1):
-        for start, end, paragraph in hit.passage.sentences:
+        for (start, end, paragraph), row in zip(
+            hit.passage.sentences, hit.passage.sentence_rows, strict=True
+        ):
             if (hit.passage.article_id, start) not in seen:
                 seen.add((hit.passage.article_id, start))
                 offset = start - hit.passage.start
                 text = hit.passage.text[offset : offset + end - start]
                 sentences.append((rank, hit, start, end, paragraph, text))
+                rows.append(row)
     if not sentences:
         return []
     n = len(sentences)
@@ -170,10 +177,7 @@ def build_candidates(
     words = [share(idf, ts) for ts in token_sets]
     focus = [share(local_bigrams, bs) for bs in bigram_sets]
     if sentence_vectors is not None and query_vector is not None:
-        # The title stands in for the subject a sentence leaves out ("其叶…").
-        meta = articles or {}
-        titled = [f"{meta.get(s[1].passage.article_id, {}).get('title', '')}：{s[5]}" for s in sentences]
-        dense = [float(x) for x in sentence_vectors(titled) @ query_vector]
+        dense = [float(x) for x in sentence_vectors[rows].astype(np.float32) @ query_vector]
     else:
         dense = [0.0] * n
     out = []

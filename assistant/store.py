@@ -6,7 +6,9 @@ Layout of ``index/``::
     g-<time>-<id>/       one complete index generation
         manifest.json    model, dimension, chunking, versions, counts, article hashes
         passages.jsonl   one passage a line: article, paragraph, offsets, sentences, tokens
-        vectors.npy      float32 passage vectors, row i = passage id i (the embedding cache)
+        vectors.npy      float32 passage vectors, row i = passage id i
+        sentences.npy    float16 vectors of the title-prefixed sentences (for quoting)
+        sentence_hashes.json   the text hash of each sentence row (the embedding cache key)
         vectors.faiss    IndexIDMap over normalised inner product, ids = passage ids
         bm25.npz, bm25_vocab.json
 
@@ -36,7 +38,16 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
-_FILES = ("manifest.json", "passages.jsonl", "vectors.npy", "vectors.faiss", "bm25.npz", "bm25_vocab.json")
+_FILES = (
+    "manifest.json",
+    "passages.jsonl",
+    "vectors.npy",
+    "vectors.faiss",
+    "sentences.npy",
+    "sentence_hashes.json",
+    "bm25.npz",
+    "bm25_vocab.json",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class PassageRecord:
     text: str
     text_hash: str
     sentences: tuple[tuple[int, int, int], ...]
+    sentence_rows: tuple[int, ...]
     tokens: tuple[str, ...]
 
 
@@ -64,6 +76,8 @@ class IndexData:
     vectors: np.ndarray
     faiss_index: Any
     bm25: BM25
+    sentence_vectors: np.ndarray
+    sentence_hashes: list[str]
     folder: Path | None = None
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -122,10 +136,15 @@ def save_index(root: Path, data: IndexData) -> Path:
     tmp.mkdir()
     lines = (json.dumps(asdict(p), ensure_ascii=False) for p in data.passages)
     _fsync_write(tmp / "passages.jsonl", "".join(line + "\n" for line in lines).encode("utf-8"))
-    with open(tmp / "vectors.npy", "wb") as handle:
-        np.save(handle, np.ascontiguousarray(data.vectors, dtype=np.float32))
-        handle.flush()
-        os.fsync(handle.fileno())
+    for fname, array, dtype in (
+        ("vectors.npy", data.vectors, np.float32),
+        ("sentences.npy", data.sentence_vectors, np.float16),
+    ):
+        with open(tmp / fname, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array, dtype=dtype))
+            handle.flush()
+            os.fsync(handle.fileno())
+    _fsync_write(tmp / "sentence_hashes.json", json.dumps(data.sentence_hashes).encode("utf-8"))
     faiss.write_index(data.faiss_index, str(tmp / "vectors.faiss"))
     data.bm25.save(tmp)
     for fname in ("vectors.faiss", "bm25.npz", "bm25_vocab.json"):
@@ -219,6 +238,8 @@ def load_index(root: Path) -> IndexData:
         with open(folder / "passages.jsonl", encoding="utf-8") as handle:
             passages = [_passage_from_json(json.loads(line)) for line in handle]
         vectors = np.load(folder / "vectors.npy")
+        sentence_vectors = np.load(folder / "sentences.npy")
+        sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
         faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
         bm25 = BM25.load(folder)
     except IndexCorrupt as exc:
@@ -232,12 +253,16 @@ def load_index(root: Path) -> IndexData:
         bm25.n_docs,
         manifest["counts"]["passages"],
     }
-    if len(counts) != 1:
-        raise IndexCorrupt(f"the index files in {folder} disagree on the number of passages; {REBUILD_HINT}")
-    return IndexData(manifest, passages, vectors, faiss_index, bm25, folder)
+    rows = max((r for p in passages for r in p.sentence_rows), default=-1)
+    if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
+        raise IndexCorrupt(f"the index files in {folder} disagree on their counts; {REBUILD_HINT}")
+    return IndexData(
+        manifest, passages, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes, folder
+    )
 
 
 def _passage_from_json(row: dict[str, Any]) -> PassageRecord:
     row["sentences"] = tuple(tuple(s) for s in row["sentences"])
+    row["sentence_rows"] = tuple(row["sentence_rows"])
     row["tokens"] = tuple(row["tokens"])
     return PassageRecord(**row)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.lexical import BM25, tokenize
@@ -28,13 +29,19 @@ def test_answer_type_matches_what_the_question_asks_for(question: str, text: str
 def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
     text = "中建三局成立临时党委。400余名党员郑重宣誓；重温入党誓词。"
     sentences = ((0, 11, 1), (11, 23, 1), (23, 30, 1))
-    passage = PassageRecord(0, "a.txt", 0, 1, 0, len(text), text, "h", sentences, tuple(tokenize(text)))
+    passage = PassageRecord(
+        0, "a.txt", 0, 1, 0, len(text), text, "h", sentences, (0, 1, 2), tuple(tokenize(text))
+    )
     bm25 = BM25().fit([passage.tokens])
     question = "中建三局成立了什么组织？"
-    candidates = build_candidates(question, tokenize(question), [Hit(passage, 1.0)], bm25, 5, None, None)
+    # Sentence 0 points the way the question does; the others are e5's "unrelated" 0.8 away.
+    vectors = np.asarray([[1.0, 0.0], [0.8, 0.6], [0.8, 0.6]], dtype=np.float16)
+    query = np.asarray([1.0, 0.0], dtype=np.float32)
+    candidates = build_candidates(question, tokenize(question), [Hit(passage, 1.0)], bm25, 5, vectors, query)
     spans = [(c.start, c.end) for c in candidates]
     assert spans == [(0, 11), (0, 23), (11, 23), (11, 30), (23, 30)]
     assert all(c.text == text[c.start : c.end] for c in candidates)
     assert all(len(c.features) == len(QUOTE_WEIGHTS) for c in candidates)
+    assert [round(c.features[2], 2) for c in candidates] == [0.2, 0.2, 0.0, 0.0, 0.0]
     assert max(candidates, key=lambda c: c.probability()).start == 0
     assert 0.0 <= answerable_probability(candidates, 0.5) <= 1.0

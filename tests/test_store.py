@@ -7,7 +7,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from assistant.indexing import build_index
+from assistant.indexing import build_index, titled
 from assistant.service import Assistant
 from assistant.store import current_generation, load_index
 from tests.conftest import FakeEmbedder, write_article
@@ -25,13 +25,19 @@ def built(settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
 
 def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) -> None:
     index = load_index(built.index_dir)
-    assert index.manifest["counts"] == {"articles": 2, "passages": len(index.passages)}
+    counts = {"articles": 2, "passages": len(index.passages), "sentences": len(index.sentence_vectors)}
+    assert index.manifest["counts"] == counts and counts["sentences"] == 5
     assert index.vectors.shape == (len(index.passages), fake_embedder.dim)
     assert set(index.articles) == {"a.txt", "b.txt"}
     for p in index.passages:
         text = (built.corpus_dir / p.article_id).read_text(encoding="utf-8")
         assert text[p.start : p.end] == p.text
         np.testing.assert_allclose(index.vectors[p.id], fake_embedder.embed_passages([p.text])[0], rtol=1e-6)
+        for (start, end, _), row in zip(p.sentences, p.sentence_rows, strict=True):
+            expected = fake_embedder.embed_passages(
+                [titled(index.articles[p.article_id]["title"], text[start:end])]
+            )
+            np.testing.assert_allclose(index.sentence_vectors[row], expected[0], atol=2e-3)
     top = index.search_dense(fake_embedder.embed_queries(["天津医疗队"])[0], 1)
     assert index.passages[top[0][0]].article_id == "b.txt"
 
@@ -40,8 +46,9 @@ def test_rebuild_reuses_vectors_of_unchanged_passages(built: Settings) -> None:
     again = FakeEmbedder()
     write_article(built.corpus_dir, "c.txt", "　　雷神山医院项目指挥部成立临时党委。")
     report = build_index(built, again)
-    assert again.embedded == ["雷神山医院项目指挥部成立临时党委。"]
-    assert report.embedded == 1 and report.reused == report.passages - 1
+    sentence = "雷神山医院项目指挥部成立临时党委。"
+    assert sorted(again.embedded) == sorted([sentence, titled("c", sentence)])
+    assert report.embedded == 2 and report.reused == report.passages - 1 + report.sentences - 1
     assert len(list(built.index_dir.glob("g-*"))) == 1
 
 
@@ -50,7 +57,10 @@ def test_missing_index_says_how_to_build(settings: Settings) -> None:
         load_index(settings.index_dir)
 
 
-@pytest.mark.parametrize("victim", ["vectors.npy", "vectors.faiss", "passages.jsonl", "bm25.npz"])
+@pytest.mark.parametrize(
+    "victim",
+    ["vectors.npy", "vectors.faiss", "passages.jsonl", "bm25.npz", "sentences.npy", "sentence_hashes.json"],
+)
 def test_truncated_file_is_reported_as_corrupt(built: Settings, victim: str) -> None:
     path = current_generation(built.index_dir) / victim
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
