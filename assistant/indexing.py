@@ -143,8 +143,8 @@ def build_from_articles(
     cache = _cached_vectors(settings, embedder.model_id) if reuse else {}
     wanted = {r.text_hash: r.text for r in records}
     wanted.update(zip(sentence_hashes, sentence_texts, strict=True))
-    # Sorting by length keeps each batch's inputs alike in size.
-    missing = sorted(((h, t) for h, t in wanted.items() if h not in cache), key=lambda item: len(item[1]))
+    # sentence-transformers sorts by length itself, so each batch holds texts alike in size.
+    missing = [(h, t) for h, t in wanted.items() if h not in cache]
     if missing:
         fresh = embedder.embed_passages([t for _, t in missing], show_progress=show_progress)
         cache.update({h: v for (h, _), v in zip(missing, fresh, strict=True)})
