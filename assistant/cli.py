@@ -86,6 +86,8 @@ def index_build(settings: Settings, full: bool) -> None:
     )
     for reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
+    if not report.articles:
+        click.echo(f"no .txt or .md articles in {settings.corpus_dir}: every question will be refused", err=True)
 
 
 @index.command("info")

