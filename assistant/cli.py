@@ -67,27 +67,50 @@ def index() -> None:
 
 
 @index.command("build")
-@click.option("--full", is_flag=True, help="Re-embed every passage instead of reusing unchanged vectors.")
+@click.option("--full", is_flag=True, help="Re-chunk and re-embed everything instead of updating.")
 @common_options
 def index_build(settings: Settings, full: bool) -> None:
-    """Build the index from the corpus folder.
+    """Build the index from the corpus folder (an update unless --full).
 
     \b
     assistant index build
     assistant index build --full --corpus my-articles/ --index my-index/
     """
-    from assistant.indexing import build_index
+    run_update(settings, full)
+
+
+@index.command("update")
+@common_options
+def index_update(settings: Settings) -> None:
+    """Index added and changed articles, drop removed ones; embed nothing unchanged.
+
+    \b
+    assistant index update
+    assistant index update --corpus my-articles/
+    """
+    run_update(settings, full=False)
+
+
+def run_update(settings: Settings, full: bool) -> None:
+    from assistant.indexing import update_index
     from assistant.service import make_embedder
 
-    report = build_index(settings, make_embedder(settings), show_progress=True, reuse=not full)
-    click.echo(
-        f"indexed {report.articles} articles, {report.passages} passages, {report.sentences} sentences "
-        f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.folder}"
-    )
-    for reason in report.skipped:
-        click.echo(f"skipped: {reason}", err=True)
+    report = update_index(settings, make_embedder(settings), full=full, show_progress=True)
+    for label, ids in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
+        for article_id in ids:
+            click.echo(f"{label:>9}: {article_id}")
+    for reason in report.skipped + report.duplicates:
+        click.echo(f"  skipped: {reason}", err=True)
+    click.echo(report.summary())
+    click.echo(f"index: {report.folder}")
     if not report.articles:
-        click.echo(f"no .txt or .md articles in {settings.corpus_dir}: every question will be refused", err=True)
+        click.echo(
+            f"no .txt or .md articles in {settings.corpus_dir}: every question will be refused", err=True
+        )
 
 
 @index.command("info")

@@ -29,3 +29,7 @@ class ModelError(AssistantError):
 
 class QuestionError(AssistantError):
     """The question is empty or unusable."""
+
+
+class IndexBusy(AssistantError):
+    """Another update of the same index is running."""

@@ -22,11 +22,11 @@ from assistant.answer import Answerer, AnswerSettings
 from assistant.config import Settings
 from assistant.corpus import parse_article
 from assistant.errors import CorpusError
-from assistant.indexing import EmbedderLike, build_from_articles, text_hash
+from assistant.indexing import EmbedderLike, index_articles, text_hash
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate
 from assistant.retrieval import MODES, Retriever
-from assistant.store import IndexData, load_index, save_index
+from assistant.store import IndexData, load_index
 
 logger = logging.getLogger(__name__)
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr@10", "answer_in_quote@1", "answer_in_quote@3")
@@ -121,8 +121,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         folder = index_dir or Path(tmp)
         eval_settings = replace(settings, index_dir=folder)
-        data, _ = build_from_articles(articles, eval_settings, embedder, show_progress=True)
-        save_index(folder, data)
+        index_articles(articles, eval_settings, embedder, show_progress=True)
         index = load_index(folder)
     contexts = {a.id: a.text for a in articles}
     answerer = Answerer(Retriever(index, embedder), weights)

@@ -1,27 +1,47 @@
-"""Build the index from the corpus: articles → passages → vectors and BM25.
+"""Build and update the index from the corpus: articles → passages → vectors and BM25.
 
-Vectors are looked up by passage-text hash in the live index before anything
-is embedded, so a rebuild embeds only passages whose text is new.
+An update compares each file's content hash with the live index: unchanged
+articles keep their passages, tokens and vectors; only added and changed ones
+are chunked and embedded, and removed ones drop out of dense and BM25 search
+alike. Embedded vectors are written to a crash-safe cache batch by batch, so
+a killed update resumes where it stopped. Exact and near-duplicate articles
+are indexed once, the other copies listed as "also in".
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import platform
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from tqdm import tqdm
 
+from assistant.cache import EmbeddingCache
 from assistant.chunking import chunk_article
 from assistant.config import Settings
-from assistant.corpus import Article, load_corpus
-from assistant.errors import AssistantError
+from assistant.corpus import Article, article_paths, read_article
+from assistant.dedup import find_original, signature
+from assistant.errors import AssistantError, CorpusError, IndexBusy
 from assistant.lexical import BM25, tokenize
-from assistant.store import FORMAT_VERSION, IndexData, PassageRecord, build_faiss, load_index, save_index
+from assistant.store import (
+    FORMAT_VERSION,
+    IndexData,
+    PassageRecord,
+    build_faiss,
+    check_compatible,
+    load_index,
+    save_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,23 +57,46 @@ class EmbedderLike(Protocol):
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
+Progress = Callable[[int, int], None]
+EMBED_BATCH = 64
+
+
 @dataclass
 class BuildReport:
-    """What a build did, for the CLI to print."""
+    """What a build or update did, for the CLI and the web UI to show."""
 
     articles: int = 0
     passages: int = 0
     sentences: int = 0
     embedded: int = 0
     reused: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
     seconds: float = 0.0
     folder: str = ""
 
+    def summary(self) -> str:
+        """One line: what changed and what it cost."""
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped) + len(self.duplicates)} skipped; "
+            f"{self.articles} articles, {self.passages} passages, {self.sentences} sentences in the index "
+            f"({self.embedded} texts embedded, {self.reused} reused) in {self.seconds:.1f}s"
+        )
+
 
 def text_hash(text: str) -> str:
-    """The embedding-cache key of a passage text."""
+    """The embedding-cache key of a text."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def titled(title: str, sentence: str) -> str:
+    """What is embedded for a sentence: its title stands in for the subject it omits ("其叶…")."""
+    return f"{title}：{sentence}"
 
 
 def _versions() -> dict[str, str]:
@@ -66,52 +109,76 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _cached_vectors(settings: Settings, model_id: str) -> dict[str, np.ndarray]:
-    """Passage and sentence vectors of the live index by text hash, if built by the same model."""
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's update lock, or refuse at once if another update holds it.
+
+    Raises:
+        IndexBusy: another process (or thread) is updating this index.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        old = load_index(settings.index_dir)
-    except AssistantError:
-        return {}
-    if old.model != model_id:
-        return {}
-    cache = {p.text_hash: old.vectors[p.id] for p in old.passages}
-    cache.update(zip(old.sentence_hashes, old.sentence_vectors.astype(np.float32), strict=True))
-    return cache
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusy(
+                f"another update of {index_dir} is running; wait for it to finish and try again"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
 
 
-def titled(title: str, sentence: str) -> str:
-    """What is embedded for a sentence: its title stands in for the subject it omits ("其叶…")."""
-    return f"{title}：{sentence}"
+@dataclass
+class _Source:
+    """An article going into the new index: either kept from the old one or freshly read."""
+
+    article_id: str
+    meta: dict[str, Any]
+    article: Article | None = None
+    old_passages: list[PassageRecord] = field(default_factory=list)
 
 
-def build_from_articles(
-    articles: list[Article],
+def assemble(
+    sources: list[_Source],
     settings: Settings,
     embedder: EmbedderLike,
-    skipped: list[str] | None = None,
+    old: IndexData | None,
+    cache: EmbeddingCache,
+    report: BuildReport,
     show_progress: bool = False,
-    reuse: bool = True,
-) -> tuple[IndexData, BuildReport]:
-    """Chunk, embed and assemble an index in memory.
-
-    Every passage is embedded for retrieval and every sentence (title-prefixed)
-    for quoting, so that answering embeds nothing but the question. With
-    ``reuse``, vectors of unchanged texts come from the live index.
-    """
-    started = time.perf_counter()
-    report = BuildReport(articles=len(articles), skipped=list(skipped or []))
+    progress: Progress | None = None,
+) -> IndexData:
+    """Passages, vectors and BM25 for the sources; embeds only what no cache holds."""
+    if old is not None:
+        cache.add([p.text_hash for p in old.passages], old.vectors, persist=False)
+        cache.add(old.sentence_hashes, old.sentence_vectors.astype(np.float32), persist=False)
     records: list[PassageRecord] = []
-    sentence_texts: list[str] = []
-    article_meta: dict[str, dict[str, Any]] = {}
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    for article in articles:
+    sentence_hashes: list[str] = []
+    texts: dict[str, str] = {}
+    for source in sources:
+        if source.article is None:
+            assert old is not None
+            remap: dict[int, int] = {}
+            for p in source.old_passages:
+                for row in p.sentence_rows:
+                    if row not in remap:
+                        remap[row] = len(sentence_hashes)
+                        sentence_hashes.append(old.sentence_hashes[row])
+                rows = tuple(remap[r] for r in p.sentence_rows)
+                records.append(PassageRecord(**{**asdict(p), "id": len(records), "sentence_rows": rows}))
+            continue
+        article = source.article
         passages = chunk_article(article, settings.chunk)
-        rows: dict[int, int] = {}  # sentence start → row; passages share overlap sentences
+        by_start: dict[int, int] = {}  # passages share their overlap sentences
         for p in passages:
             for sent in p.sentences:
-                if sent.start not in rows:
-                    rows[sent.start] = len(sentence_texts)
-                    sentence_texts.append(titled(article.title, article.text[sent.start : sent.end]))
+                if sent.start not in by_start:
+                    by_start[sent.start] = len(sentence_hashes)
+                    text = titled(article.title, article.text[sent.start : sent.end])
+                    sentence_hashes.append(text_hash(text))
+                    texts[sentence_hashes[-1]] = text
             records.append(
                 PassageRecord(
                     id=len(records),
@@ -123,43 +190,26 @@ def build_from_articles(
                     text=p.text,
                     text_hash=text_hash(p.text),
                     sentences=tuple((s.start, s.end, s.paragraph) for s in p.sentences),
-                    sentence_rows=tuple(rows[s.start] for s in p.sentences),
+                    sentence_rows=tuple(by_start[s.start] for s in p.sentences),
                     tokens=tuple(tokenize(p.text)),
                 )
             )
-        article_meta[article.id] = {
-            "title": article.title,
-            "date": article.date,
-            "source": article.source,
-            "url": article.url,
-            "path": str(article.path),
-            "encoding": article.encoding,
-            "content_hash": article.content_hash,
-            "questions": article.meta.get("questions"),
-            "passages": len(passages),
-            "indexed_at": now,
-        }
-    sentence_hashes = [text_hash(t) for t in sentence_texts]
-    cache = _cached_vectors(settings, embedder.model_id) if reuse else {}
-    wanted = {r.text_hash: r.text for r in records}
-    wanted.update(zip(sentence_hashes, sentence_texts, strict=True))
-    # sentence-transformers sorts by length itself, so each batch holds texts alike in size.
-    missing = [(h, t) for h, t in wanted.items() if h not in cache]
-    if missing:
-        fresh = embedder.embed_passages([t for _, t in missing], show_progress=show_progress)
-        cache.update({h: v for (h, _), v in zip(missing, fresh, strict=True)})
+            texts[records[-1].text_hash] = p.text
+        source.meta["passages"] = len(passages)
+    missing = [(h, t) for h, t in texts.items() if h not in cache]
+    embed_all(missing, embedder, cache, show_progress, progress)
     report.embedded = len(missing)
-    report.reused = len(wanted) - len(missing)
+    report.reused = len({r.text_hash for r in records} | set(sentence_hashes)) - len(missing)
     vectors = np.zeros((len(records), embedder.dim), dtype=np.float32)
     for r in records:
-        vectors[r.id] = cache[r.text_hash]
-    sentence_vectors = np.zeros((len(sentence_texts), embedder.dim), dtype=np.float16)
+        vectors[r.id] = cache.vectors[r.text_hash]
+    sentence_vectors = np.zeros((len(sentence_hashes), embedder.dim), dtype=np.float16)
     for row, h in enumerate(sentence_hashes):
-        sentence_vectors[row] = cache[h]
+        sentence_vectors[row] = cache.vectors[h]
     bm25 = BM25().fit([r.tokens for r in records])
+    report.articles = len(sources)
     report.passages = len(records)
-    report.sentences = len(sentence_texts)
-    report.seconds = round(time.perf_counter() - started, 3)
+    report.sentences = len(sentence_hashes)
     manifest = {
         "format": FORMAT_VERSION,
         "model": embedder.model_id,
@@ -168,23 +218,175 @@ def build_from_articles(
         "faiss": "IndexIDMap(IndexFlatIP)",
         "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
         "versions": _versions(),
-        "counts": {"articles": len(articles), "passages": len(records), "sentences": len(sentence_texts)},
-        "built_at": now,
-        "build_seconds": report.seconds,
-        "articles": article_meta,
-        "skipped": report.skipped,
+        "counts": {"articles": len(sources), "passages": len(records), "sentences": len(sentence_hashes)},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "articles": {s.article_id: s.meta for s in sources},
+        "skipped": report.skipped + report.duplicates,
     }
-    data = IndexData(
+    return IndexData(
         manifest, records, vectors, build_faiss(vectors), bm25, sentence_vectors, sentence_hashes
     )
-    return data, report
 
 
-def build_index(
-    settings: Settings, embedder: EmbedderLike, show_progress: bool = False, reuse: bool = True
+def embed_all(
+    missing: list[tuple[str, str]],
+    embedder: EmbedderLike,
+    cache: EmbeddingCache,
+    show_progress: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Embed texts in batches, each batch saved to the cache before the next starts."""
+    # Longest first, as sentence-transformers would: batches hold texts alike in size.
+    missing = sorted(missing, key=lambda item: -len(item[1]))
+    bar = tqdm(total=len(missing), unit="text", desc="embedding", disable=not show_progress or not missing)
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        cache.add([h for h, _ in batch], embedder.embed_passages([t for _, t in batch]))
+        bar.update(len(batch))
+        if progress:
+            progress(start + len(batch), len(missing))
+    bar.close()
+
+
+def article_meta(article: Article, now: str) -> dict[str, Any]:
+    """What the manifest records of an article."""
+    return {
+        "title": article.title,
+        "date": article.date,
+        "source": article.source,
+        "url": article.url,
+        "path": str(article.path),
+        "encoding": article.encoding,
+        "content_hash": article.content_hash,
+        "questions": article.meta.get("questions"),
+        "minhash": signature(article.text[article.body_start :]),
+        "also_in": [],
+        "passages": 0,
+        "indexed_at": now,
+    }
+
+
+def _live_index(settings: Settings, model_id: str) -> IndexData | None:
+    """The live index if it can seed an update (same model and chunking), else None."""
+    try:
+        old = load_index(settings.index_dir)
+        check_compatible(old.manifest, model_id, asdict(settings.chunk))
+    except AssistantError as exc:
+        logger.info("not reusing the live index: %s", exc)
+        return None
+    return old
+
+
+def update_index(
+    settings: Settings,
+    embedder: EmbedderLike,
+    full: bool = False,
+    show_progress: bool = False,
+    progress: Progress | None = None,
 ) -> BuildReport:
-    """Read ``settings.corpus_dir`` and write a fresh index generation."""
-    articles, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
-    data, report = build_from_articles(articles, settings, embedder, skipped, show_progress, reuse)
-    report.folder = str(save_index(settings.index_dir, data))
+    """Bring the index in line with the corpus folder and make the result live.
+
+    Args:
+        settings: corpus and index folders, chunking.
+        embedder: the model.
+        full: ignore the live index and the cache: re-chunk and re-embed everything.
+        show_progress: a progress bar on the terminal while embedding.
+        progress: called with (texts embedded, texts to embed) after each batch.
+
+    Raises:
+        IndexBusy: another update holds the lock.
+        CorpusError: the corpus folder does not exist.
+    """
+    started = time.perf_counter()
+    with index_lock(settings.index_dir):
+        old = None if full else _live_index(settings, embedder.model_id)
+        cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+        if full:
+            cache.clear_disk()
+            cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+        report = BuildReport()
+        sources = plan(settings, old, report)
+        data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        data.manifest["build_seconds"] = report.seconds
+        report.folder = str(save_index(settings.index_dir, data))
+        cache.clear_disk()
+    return report
+
+
+def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list[_Source]:
+    """Read what changed in the corpus, and decide what each article becomes."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    old_articles = old.articles if old is not None else {}
+    old_passages: dict[str, list[PassageRecord]] = {}
+    for p in old.passages if old is not None else []:
+        old_passages.setdefault(p.article_id, []).append(p)
+    candidates: list[_Source] = []
+    for path in article_paths(settings.corpus_dir):
+        article_id = path.relative_to(settings.corpus_dir).as_posix()
+        known = old_articles.get(article_id)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if known else ""
+            if known and known["content_hash"] == digest and article_id in old_passages:
+                meta = {**known, "also_in": []}
+                candidates.append(_Source(article_id, meta, old_passages=old_passages[article_id]))
+                continue
+            article = read_article(path, settings.corpus_dir, settings.max_file_bytes)
+        except (CorpusError, OSError) as exc:
+            report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
+            continue
+        candidates.append(_Source(article_id, article_meta(article, now), article=article))
+    # Articles already indexed win over new copies of themselves.
+    candidates.sort(key=lambda s: (s.article is not None, s.article_id))
+    kept: list[_Source] = []
+    by_hash: dict[str, _Source] = {}
+    signatures: list[tuple[str, list[int]]] = []
+    by_id: dict[str, _Source] = {}
+    for source in candidates:
+        original = by_hash.get(source.meta["content_hash"])
+        reason = "the same file"
+        if original is None:
+            near = find_original(source.meta["minhash"], signatures)
+            if near:
+                original = by_id[near[0]]
+                reason = f"a near-duplicate, {near[1]:.0%} of its text shared"
+        if original is not None:
+            original.meta["also_in"].append(source.article_id)
+            report.duplicates.append(f"{source.article_id}: {reason} as {original.article_id}; indexed once")
+            continue
+        kept.append(source)
+        by_hash[source.meta["content_hash"]] = source
+        by_id[source.article_id] = source
+        signatures.append((source.article_id, source.meta["minhash"]))
+        if source.article is None:
+            report.unchanged.append(source.article_id)
+        elif source.article_id in old_articles:
+            report.changed.append(source.article_id)
+        else:
+            report.added.append(source.article_id)
+    kept.sort(key=lambda s: s.article_id)
+    present = {s.article_id for s in candidates}
+    report.removed = sorted(a for a in old_articles if a not in present)
+    return kept
+
+
+def index_articles(
+    articles: list[Article], settings: Settings, embedder: EmbedderLike, show_progress: bool = False
+) -> BuildReport:
+    """Index in-memory articles (no corpus folder, no dedup) into ``settings.index_dir``: for evaluation.
+
+    Vectors come from the live index there, or the cache, when they have them.
+    """
+    started = time.perf_counter()
+    with index_lock(settings.index_dir):
+        old = _live_index(settings, embedder.model_id)
+        cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        sources = [_Source(a.id, article_meta(a, now), article=a) for a in articles]
+        report = BuildReport(added=[a.id for a in articles])
+        data = assemble(sources, settings, embedder, old, cache, report, show_progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        data.manifest["build_seconds"] = report.seconds
+        report.folder = str(save_index(settings.index_dir, data))
+        cache.clear_disk()
     return report

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import asdict
 
 from assistant.answer import Answer, Answerer
 from assistant.config import Settings
 from assistant.errors import IndexNotFound
-from assistant.indexing import BuildReport, EmbedderLike, build_index
+from assistant.indexing import BuildReport, EmbedderLike, Progress, update_index
 from assistant.retrieval import Mode, Retriever
 from assistant.store import check_compatible, load_index, read_manifest
 
@@ -44,10 +43,9 @@ class Assistant:
                     "no index in %s yet: building it from %s", settings.index_dir, settings.corpus_dir
                 )
                 self.embedder = embedder or make_embedder(settings)
-                build_index(settings, self.embedder, show_progress=True)
+                update_index(settings, self.embedder, show_progress=True)
         check_compatible(read_manifest(settings.index_dir), settings.model, asdict(settings.chunk))
         self.embedder = embedder or getattr(self, "embedder", None) or make_embedder(settings)
-        self._lock = threading.Lock()
         self.answerer = self._load()
 
     def _load(self) -> Answerer:
@@ -60,9 +58,15 @@ class Assistant:
         answerer = self.answerer
         return answerer.ask(question, history=history, mode=mode)
 
-    def rebuild(self, full: bool = False) -> BuildReport:
-        """Rebuild from the corpus, then swap the new index in for later questions."""
-        with self._lock:
-            report = build_index(self.settings, self.embedder, reuse=not full)
-            self.answerer = self._load()
+    def update(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
+        """Update the index from the corpus, then swap it in for later questions.
+
+        Questions asked meanwhile are answered from the index that was live
+        when they arrived; the swap is one assignment.
+
+        Raises:
+            IndexBusy: another update is running.
+        """
+        report = update_index(self.settings, self.embedder, full=full, progress=progress)
+        self.answerer = self._load()
         return report

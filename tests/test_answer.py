@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from assistant.answer import Answerer, AnswerSettings, clean_question, highlight
 from assistant.config import Settings
 from assistant.errors import QuestionError
-from assistant.indexing import build_index
+from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder, write_article
@@ -23,7 +23,7 @@ ARTICLE = (
 @pytest.fixture
 def answerer(settings: Settings, fake_embedder: FakeEmbedder) -> Answerer:
     write_article(settings.corpus_dir, "a.txt", ARTICLE)
-    build_index(settings, fake_embedder)
+    update_index(settings, fake_embedder)
     return Answerer(Retriever(load_index(settings.index_dir), fake_embedder))
 
 
@@ -88,5 +88,5 @@ def answerer_for_property(tmp_path_factory) -> Answerer:
     write_article(root / "corpus", "a.txt", ARTICLE)
     s = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=FakeEmbedder.model_id)
     embedder = FakeEmbedder()
-    build_index(s, embedder)
+    update_index(s, embedder)
     return Answerer(Retriever(load_index(s.index_dir), embedder), AnswerSettings())

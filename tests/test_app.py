@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from assistant.app import build_app, example_questions, make_respond, user_turns
 from assistant.config import Settings
-from assistant.indexing import build_index
+from assistant.indexing import update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
 
@@ -16,7 +16,7 @@ ARTICLE = (
 def make_assistant(settings: Settings) -> Assistant:
     write_article(settings.corpus_dir, "a.txt", ARTICLE)
     embedder = FakeEmbedder()
-    build_index(settings, embedder)
+    update_index(settings, embedder)
     return Assistant(settings, embedder=embedder)
 
 

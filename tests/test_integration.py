@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.indexing import build_index
+from assistant.indexing import update_index
 from assistant.service import Assistant, make_embedder
 from tests.conftest import SEED_DIR
 
@@ -45,7 +45,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     shutil.copytree(SEED_DIR, root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
     embedder = make_embedder(settings)
-    report = build_index(settings, embedder)
+    report = update_index(settings, embedder)
     assert report.articles == 2 and report.passages > 40
     return Assistant(settings, embedder=embedder)
 

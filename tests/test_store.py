@@ -7,7 +7,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from assistant.indexing import build_index, titled
+from assistant.indexing import titled, update_index
 from assistant.service import Assistant
 from assistant.store import current_generation, load_index
 from tests.conftest import FakeEmbedder, write_article
@@ -19,7 +19,7 @@ def built(settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
         settings.corpus_dir, "a.txt", "　　火神山医院由中建三局建设。十天建成。\n　　党员突击队日夜奋战。"
     )
     write_article(settings.corpus_dir, "b.txt", "　　天津市组建医疗队增援武汉。74名党员进入首批医疗队。")
-    build_index(settings, fake_embedder)
+    update_index(settings, fake_embedder)
     return settings
 
 
@@ -45,7 +45,7 @@ def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) 
 def test_rebuild_reuses_vectors_of_unchanged_passages(built: Settings) -> None:
     again = FakeEmbedder()
     write_article(built.corpus_dir, "c.txt", "　　雷神山医院项目指挥部成立临时党委。")
-    report = build_index(built, again)
+    report = update_index(built, again)
     sentence = "雷神山医院项目指挥部成立临时党委。"
     assert sorted(again.embedded) == sorted([sentence, titled("c", sentence)])
     assert report.embedded == 2 and report.reused == report.passages - 1 + report.sentences - 1

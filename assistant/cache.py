@@ -1,0 +1,65 @@
+"""A crash-safe embedding cache beside the index: what was embedded stays embedded.
+
+Vectors are keyed by model and text hash. Each batch is written as its own
+small ``.npz`` file (temporary name, fsync, rename), so a build killed with
+``kill -9`` keeps every batch it finished and the next build embeds only the
+rest. Once a build's index generation is live, its vectors are in it and the
+batch files are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddingCache:
+    """Vectors by text hash for one model, in memory and in ``<index>/.cache/<model>/``.
+
+    Args:
+        index_dir: the index folder.
+        model_id: the model whose vectors these are.
+    """
+
+    def __init__(self, index_dir: Path, model_id: str) -> None:
+        slug = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:16]
+        self.folder = index_dir / ".cache" / slug
+        self.vectors: dict[str, np.ndarray] = {}
+        for batch in sorted(self.folder.glob("batch-*.npz")) if self.folder.is_dir() else []:
+            try:
+                with np.load(batch) as data:
+                    self.vectors.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("ignoring unreadable embedding cache file %s (%s)", batch, exc)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.vectors
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def add(self, hashes: list[str], vectors: np.ndarray, persist: bool = True) -> None:
+        """Remember vectors; with ``persist``, write them to disk before returning."""
+        self.vectors.update(zip(hashes, vectors, strict=True))
+        if not persist or not hashes:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"batch-{uuid.uuid4().hex}"
+        tmp = self.folder / f".{name}.npz"
+        with open(tmp, "wb") as handle:
+            np.savez(handle, hashes=np.asarray(hashes), vectors=np.asarray(vectors, dtype=np.float32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.folder / f"{name}.npz")
+
+    def clear_disk(self) -> None:
+        """Delete the batch files: the live index now holds their vectors."""
+        shutil.rmtree(self.folder, ignore_errors=True)
