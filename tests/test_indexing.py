@@ -1,0 +1,197 @@
+"""Incremental updates, duplicates, bad files, the lock, a kill -9 and a swap under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import Answerer
+from assistant.config import Settings
+from assistant.errors import IndexBusy
+from assistant.indexing import EMBED_BATCH, index_lock, update_index
+from assistant.lexical import tokenize
+from assistant.retrieval import Retriever
+from assistant.service import Assistant
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder, write_article
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "　　火神山医院由中建三局负责建设，十天建成。\n　　一千余名建设者日夜奋战，党员突击队冲锋在前。\n"
+B = "　　天津市组建医疗队增援武汉，74名党员进入首批援助医疗队。\n"
+C = "　　湖南慈利县龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。\n"
+
+
+def article_ids(settings: Settings) -> set[str]:
+    return {p.article_id for p in load_index(settings.index_dir).passages}
+
+
+def test_update_embeds_only_added_and_changed_articles(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    write_article(settings.corpus_dir, "b.txt", B)
+    update_index(settings, FakeEmbedder())
+
+    write_article(settings.corpus_dir, "c.txt", C)
+    write_article(settings.corpus_dir, "b.txt", B.replace("74名", "七十四名"))
+    (settings.corpus_dir / "a.txt").unlink()
+    embedder = FakeEmbedder()
+    report = update_index(settings, embedder)
+
+    assert (report.added, report.changed, report.removed, report.unchanged) == (
+        ["c.txt"],
+        ["b.txt"],
+        ["a.txt"],
+        [],
+    )
+    assert all("火神山" not in t for t in embedder.embedded)
+    assert any("七十四名" in t for t in embedder.embedded) and any("赈酒" in t for t in embedder.embedded)
+    index = load_index(settings.index_dir)
+    assert article_ids(settings) == {"b.txt", "c.txt"}
+    assert index.bm25.search(tokenize("中建三局"), 10) == []
+    assert set(index.articles) == {"b.txt", "c.txt"}
+
+    again = FakeEmbedder()
+    report = update_index(settings, again)
+    assert again.embedded == [] and report.unchanged == ["b.txt", "c.txt"]
+    assert report.embedded == 0 and report.reused == report.passages + report.sentences
+
+
+def test_full_rebuild_embeds_everything_again(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    update_index(settings, FakeEmbedder())
+    embedder = FakeEmbedder()
+    report = update_index(settings, embedder, full=True)
+    assert report.added == ["a.txt"] and report.embedded == len(embedder.embedded) > 0
+
+
+def test_duplicates_are_indexed_once_and_listed(settings: Settings) -> None:
+    story = A * 3 + B
+    write_article(settings.corpus_dir, "新华社 稿件.txt", "---\ntitle: 原稿\n---\n" + story)
+    write_article(settings.corpus_dir, "copy.txt", "---\ntitle: 原稿\n---\n" + story)
+    write_article(
+        settings.corpus_dir, "wire.txt", "---\ntitle: 另一个标题\n---\n" + story + "（记者 张三）\n"
+    )
+    report = update_index(settings, FakeEmbedder())
+    assert report.added == ["copy.txt"]
+    assert any(d.startswith("新华社 稿件.txt: the same file as copy.txt") for d in report.duplicates)
+    assert any(d.startswith("wire.txt: a near-duplicate") for d in report.duplicates)
+    index = load_index(settings.index_dir)
+    assert set(index.articles) == {"copy.txt"}
+    assert index.articles["copy.txt"]["also_in"] == ["wire.txt", "新华社 稿件.txt"]
+
+
+def test_bad_and_foreign_encoded_files(settings: Settings) -> None:
+    traditional = "　　天津市組建醫療隊增援武漢，74名黨員進入首批援助醫療隊。\n"
+    write_article(settings.corpus_dir, "gbk.txt", A, "gbk")
+    write_article(settings.corpus_dir, "gb18030.txt", C, "gb18030")
+    write_article(settings.corpus_dir, "big5.txt", traditional, "big5")
+    write_article(settings.corpus_dir, "utf16.txt", B, "utf-16")
+    (settings.corpus_dir / "empty.txt").write_bytes(b"")
+    (settings.corpus_dir / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (settings.corpus_dir / "random.md").write_bytes(os.urandom(4096))
+    report = update_index(settings, FakeEmbedder())
+    assert sorted(report.added) == ["big5.txt", "gb18030.txt", "gbk.txt", "utf16.txt"]
+    reasons = "\n".join(report.skipped)
+    assert "empty.txt: the file is empty" in reasons and "image.txt: this is a PNG image" in reasons
+    assert "random.md" in reasons
+    index = load_index(settings.index_dir)
+    texts = {"gbk.txt": A, "gb18030.txt": C, "big5.txt": traditional, "utf16.txt": B}
+    for p in index.passages:
+        assert texts[p.article_id][p.start : p.end] == p.text
+
+
+def test_a_second_update_is_refused_while_one_runs(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    with index_lock(settings.index_dir), pytest.raises(IndexBusy, match="another update"):
+        update_index(settings, FakeEmbedder())
+    update_index(settings, FakeEmbedder())
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from assistant.config import Settings
+from assistant.indexing import update_index
+from tests.conftest import FakeEmbedder
+
+class Slow(FakeEmbedder):
+    def embed_passages(self, texts, show_progress=False):
+        time.sleep(0.4)
+        return super().embed_passages(texts)
+
+settings = Settings(corpus_dir=Path({corpus!r}), index_dir=Path({index!r}), model=FakeEmbedder.model_id)
+update_index(settings, Slow())
+"""
+
+
+def test_killed_update_keeps_the_old_index_and_resumes(settings: Settings, tmp_path: Path) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    update_index(settings, FakeEmbedder())
+    for i in range(40):
+        write_article(
+            settings.corpus_dir,
+            f"n{i:02}.txt",
+            f"　　第{i}篇新闻。" + "".join(f"第{i}篇第{j}句讲了一件事。" for j in range(12)),
+        )
+    script = CHILD.format(root=str(ROOT), corpus=str(settings.corpus_dir), index=str(settings.index_dir))
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    cache = settings.index_dir / ".cache"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(cache.glob("*/batch-*.npz"))) < 2:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    cached = len(list(cache.glob("*/batch-*.npz")))
+    assert cached >= 2, "the child never got two batches in"
+
+    index = load_index(settings.index_dir)
+    assert set(index.articles) == {"a.txt"}
+    answer = Answerer(Retriever(index, FakeEmbedder())).ask("火神山医院由哪家企业建设？")
+    assert answer.answered and "中建三局" in answer.quotes[0].quote
+
+    resumed = FakeEmbedder()
+    report = update_index(settings, resumed)
+    total = report.passages + report.sentences - 2 - 1  # a.txt's passage and sentences were indexed
+    assert len(resumed.embedded) <= total - cached * EMBED_BATCH + EMBED_BATCH
+    assert 0 < len(resumed.embedded) < total
+    assert len(article_ids(settings)) == 41
+    assert not list(cache.glob("*/batch-*.npz"))
+
+
+def test_answers_keep_coming_while_an_update_swaps_the_index(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    embedder = FakeEmbedder()
+    update_index(settings, embedder)
+    assistant = Assistant(settings, embedder=embedder)
+    failures: list[BaseException] = []
+    answered = 0
+    stop = threading.Event()
+
+    def ask_forever() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                assert assistant.ask("火神山医院由哪家企业建设？").answered
+                answered += 1
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                failures.append(exc)
+
+    thread = threading.Thread(target=ask_forever)
+    thread.start()
+    try:
+        for i in range(3):
+            write_article(settings.corpus_dir, f"new{i}.txt", C.replace("龙潭河镇", f"第{i}镇"))
+            assistant.update()
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == [] and answered > 0
+    reply = assistant.ask("龙潭河镇党委劝导村民取消了什么？")
+    assert reply.answered and reply.quotes[0].article_id.startswith("new")
