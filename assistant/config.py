@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from assistant.corpus import MAX_ARTICLE_BYTES
 from assistant.embedding import DEFAULT_MODEL
 
 
@@ -40,7 +41,7 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = MAX_ARTICLE_BYTES
     max_question_chars: int = 500
 
     @classmethod

@@ -19,6 +19,9 @@ from assistant.errors import CorpusError
 logger = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".txt", ".md")
+# A news article is far below 2 MB (~700k Chinese characters); a larger file
+# is a dump or a book and is refused with this limit named.
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 MAX_TITLE_CHARS = 40
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _META_KEYS = ("title", "date", "source", "url")
@@ -134,7 +137,7 @@ def _title_from_body(body: str) -> str | None:
     return None
 
 
-def read_article(path: Path, root: Path | None = None, max_bytes: int = 20 * 1024 * 1024) -> Article:
+def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTICLE_BYTES) -> Article:
     """Read one article file.
 
     Args:
@@ -172,20 +175,3 @@ def article_paths(root: Path) -> list[Path]:
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
-
-
-def load_corpus(root: Path, max_bytes: int = 20 * 1024 * 1024) -> tuple[list[Article], list[str]]:
-    """Read every article under ``root``.
-
-    Returns:
-        The articles read, and one message per file that was skipped and why.
-    """
-    articles: list[Article] = []
-    skipped: list[str] = []
-    for path in article_paths(root):
-        try:
-            articles.append(read_article(path, root, max_bytes))
-        except CorpusError as exc:
-            logger.warning("skipped %s", exc)
-            skipped.append(str(exc))
-    return articles, skipped

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -121,9 +122,19 @@ def _jieba() -> object:
     return jieba
 
 
+@lru_cache(maxsize=1)
+def _to_simplified() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
 def normalize(text: str) -> str:
-    """Fold width and case so that ＡＢＣ, abc and ABC match."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """Fold width, case and script: ＡＢＣ, abc and ABC match, and so do 醫院 and 医院.
+
+    Only matching uses this; quotes are always the original text.
+    """
+    return _to_simplified().convert(unicodedata.normalize("NFKC", text).lower())
 
 
 def tokenize(text: str) -> list[str]:

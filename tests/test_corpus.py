@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import decode_bytes, load_corpus, read_article
+from assistant.corpus import article_paths, decode_bytes, read_article
 from assistant.errors import CorpusError
 from tests.conftest import write_article
 
@@ -67,15 +67,17 @@ def test_title_falls_back_to_short_first_line_then_file_name(tmp_path: Path) -> 
     assert plain.title == "新闻 稿"
 
 
-def test_load_corpus_reports_skipped_files_and_reads_the_rest(tmp_path: Path) -> None:
-    write_article(tmp_path, "good.txt", SIMPLIFIED)
-    (tmp_path / "empty.txt").write_bytes(b"")
-    (tmp_path / "notes.csv").write_text("a,b", encoding="utf-8")
-    (tmp_path / ".hidden.txt").write_text(SIMPLIFIED, encoding="utf-8")
-    articles, skipped = load_corpus(tmp_path)
-    assert [a.id for a in articles] == ["good.txt"]
-    assert len(skipped) == 1 and "empty.txt" in skipped[0]
-
-
 def test_decode_prefers_utf8_when_valid() -> None:
     assert decode_bytes("新闻".encode()) == ("新闻", "utf-8")
+
+
+def test_article_paths_skip_hidden_and_other_files(tmp_path: Path) -> None:
+    write_article(tmp_path, "good.txt", SIMPLIFIED)
+    (tmp_path / "sub").mkdir()
+    write_article(tmp_path, "sub/note.md", SIMPLIFIED)
+    (tmp_path / "notes.csv").write_text("a,b", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text(SIMPLIFIED, encoding="utf-8")
+    assert [p.relative_to(tmp_path).as_posix() for p in article_paths(tmp_path)] == [
+        "good.txt",
+        "sub/note.md",
+    ]

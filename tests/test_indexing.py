@@ -87,7 +87,7 @@ def test_duplicates_are_indexed_once_and_listed(settings: Settings) -> None:
 
 
 def test_bad_and_foreign_encoded_files(settings: Settings) -> None:
-    traditional = "　　天津市組建醫療隊增援武漢，74名黨員進入首批援助醫療隊。\n"
+    traditional = "　　北京市按照分類服務管理的原則，就重點人群、場所和單位的防控工作作出再部署。\n"
     write_article(settings.corpus_dir, "gbk.txt", A, "gbk")
     write_article(settings.corpus_dir, "gb18030.txt", C, "gb18030")
     write_article(settings.corpus_dir, "big5.txt", traditional, "big5")
@@ -195,3 +195,26 @@ def test_answers_keep_coming_while_an_update_swaps_the_index(settings: Settings)
     assert failures == [] and answered > 0
     reply = assistant.ask("龙潭河镇党委劝导村民取消了什么？")
     assert reply.answered and reply.quotes[0].article_id.startswith("new")
+
+
+def test_traditional_and_simplified_match_each_other(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "simplified.txt", A)
+    write_article(
+        settings.corpus_dir, "traditional.txt", "　　湖南慈利縣龍潭河鎮黨委勸導村民取消了賑酒和嫁娶喜宴。\n"
+    )
+    embedder = FakeEmbedder()
+    update_index(settings, embedder)
+    answerer = Answerer(Retriever(load_index(settings.index_dir), embedder))
+    to_simplified = answerer.ask("火神山醫院由哪家企業建設？")
+    assert to_simplified.answered and to_simplified.quotes[0].article_id == "simplified.txt"
+    to_traditional = answerer.ask("龙潭河镇党委劝导村民取消了什么？")
+    assert to_traditional.answered and to_traditional.quotes[0].article_id == "traditional.txt"
+    assert "賑酒" in to_traditional.quotes[0].quote
+
+
+def test_a_20_mb_article_is_refused_with_the_limit_and_the_rest_indexed(settings: Settings) -> None:
+    write_article(settings.corpus_dir, "a.txt", A)
+    (settings.corpus_dir / "dump.txt").write_bytes(("很长的文章。" * 1_200_000).encode("utf-8"))
+    report = update_index(settings, FakeEmbedder())
+    assert report.added == ["a.txt"]
+    assert any("dump.txt: 20.6 MB is over the 2 MB limit" in s for s in report.skipped)
