@@ -36,16 +36,23 @@ def signature(body: str) -> list[int]:
     return [int(v) for v in hashed.min(axis=1)]
 
 
-def similarity(a: list[int], b: list[int]) -> float:
-    """Estimated Jaccard similarity of the two bodies' shingle sets."""
-    return float(np.mean(np.asarray(a) == np.asarray(b)))
+class SignatureIndex:
+    """The MinHash signatures of the articles kept so far, one matrix row each."""
 
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self._matrix = np.zeros((64, SLOTS), dtype=np.uint64)
 
-def find_original(sig: list[int], kept: list[tuple[str, list[int]]]) -> tuple[str, float] | None:
-    """The first kept article whose signature is at least ``NEAR_DUPLICATE`` similar."""
-    if not kept:
-        return None
-    matrix = np.asarray([s for _, s in kept])
-    scores = (matrix == np.asarray(sig)).mean(axis=1)
-    best = int(np.argmax(scores))
-    return (kept[best][0], float(scores[best])) if scores[best] >= NEAR_DUPLICATE else None
+    def add(self, article_id: str, sig: list[int]) -> None:
+        if len(self.ids) == len(self._matrix):
+            self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+        self._matrix[len(self.ids)] = sig
+        self.ids.append(article_id)
+
+    def find_original(self, sig: list[int]) -> tuple[str, float] | None:
+        """The first kept article whose signature is at least ``NEAR_DUPLICATE`` similar."""
+        if not self.ids:
+            return None
+        scores = (self._matrix[: len(self.ids)] == np.asarray(sig, dtype=np.uint64)).mean(axis=1)
+        best = int(np.argmax(scores))
+        return (self.ids[best], float(scores[best])) if scores[best] >= NEAR_DUPLICATE else None

@@ -18,7 +18,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +30,7 @@ from assistant.cache import EmbeddingCache
 from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
-from assistant.dedup import find_original, signature
+from assistant.dedup import SignatureIndex, signature
 from assistant.errors import AssistantError, CorpusError, IndexBusy
 from assistant.lexical import BM25, tokenize
 from assistant.store import (
@@ -77,7 +77,17 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
     folder: str = ""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time spent in the block to ``stages[name]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def summary(self) -> str:
         """One line: what changed and what it cost."""
@@ -151,6 +161,48 @@ def assemble(
     progress: Progress | None = None,
 ) -> IndexData:
     """Passages, vectors and BM25 for the sources; embeds only what no cache holds."""
+    with report.stage("chunk"):
+        records, sentence_hashes, texts = _passages(sources, settings, old, cache)
+    missing = [(h, t) for h, t in texts.items() if h not in cache]
+    with report.stage("embed"):
+        embed_all(missing, embedder, cache, show_progress, progress)
+    report.embedded = len(missing)
+    report.reused = len({r.text_hash for r in records} | set(sentence_hashes)) - len(missing)
+    with report.stage("index"):
+        vectors = np.zeros((len(records), embedder.dim), dtype=np.float32)
+        for r in records:
+            vectors[r.id] = cache.vectors[r.text_hash]
+        sentence_vectors = np.zeros((len(sentence_hashes), embedder.dim), dtype=np.float16)
+        for row, h in enumerate(sentence_hashes):
+            sentence_vectors[row] = cache.vectors[h]
+        bm25 = BM25().fit([r.tokens for r in records])
+        faiss_index = build_faiss(vectors)
+    report.articles = len(sources)
+    report.passages = len(records)
+    report.sentences = len(sentence_hashes)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "model": embedder.model_id,
+        "dimension": embedder.dim,
+        "chunking": asdict(settings.chunk),
+        "faiss": "IndexIDMap(IndexFlatIP)",
+        "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
+        "versions": _versions(),
+        "counts": {"articles": len(sources), "passages": len(records), "sentences": len(sentence_hashes)},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "articles": {s.article_id: s.meta for s in sources},
+        "skipped": report.skipped + report.duplicates,
+    }
+    return IndexData(manifest, records, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes)
+
+
+def _passages(
+    sources: list[_Source], settings: Settings, old: IndexData | None, cache: EmbeddingCache
+) -> tuple[list[PassageRecord], list[str], dict[str, str]]:
+    """The passage records and sentence rows of the new index, and every text they need embedded.
+
+    Kept articles bring their old records (renumbered) and put their vectors in the cache.
+    """
     if old is not None:
         cache.add([p.text_hash for p in old.passages], old.vectors, persist=False)
         cache.add(old.sentence_hashes, old.sentence_vectors.astype(np.float32), persist=False)
@@ -167,7 +219,7 @@ def assemble(
                         remap[row] = len(sentence_hashes)
                         sentence_hashes.append(old.sentence_hashes[row])
                 rows = tuple(remap[r] for r in p.sentence_rows)
-                records.append(PassageRecord(**{**asdict(p), "id": len(records), "sentence_rows": rows}))
+                records.append(replace(p, id=len(records), sentence_rows=rows))
             continue
         article = source.article
         passages = chunk_article(article, settings.chunk)
@@ -196,36 +248,7 @@ def assemble(
             )
             texts[records[-1].text_hash] = p.text
         source.meta["passages"] = len(passages)
-    missing = [(h, t) for h, t in texts.items() if h not in cache]
-    embed_all(missing, embedder, cache, show_progress, progress)
-    report.embedded = len(missing)
-    report.reused = len({r.text_hash for r in records} | set(sentence_hashes)) - len(missing)
-    vectors = np.zeros((len(records), embedder.dim), dtype=np.float32)
-    for r in records:
-        vectors[r.id] = cache.vectors[r.text_hash]
-    sentence_vectors = np.zeros((len(sentence_hashes), embedder.dim), dtype=np.float16)
-    for row, h in enumerate(sentence_hashes):
-        sentence_vectors[row] = cache.vectors[h]
-    bm25 = BM25().fit([r.tokens for r in records])
-    report.articles = len(sources)
-    report.passages = len(records)
-    report.sentences = len(sentence_hashes)
-    manifest = {
-        "format": FORMAT_VERSION,
-        "model": embedder.model_id,
-        "dimension": embedder.dim,
-        "chunking": asdict(settings.chunk),
-        "faiss": "IndexIDMap(IndexFlatIP)",
-        "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
-        "versions": _versions(),
-        "counts": {"articles": len(sources), "passages": len(records), "sentences": len(sentence_hashes)},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "articles": {s.article_id: s.meta for s in sources},
-        "skipped": report.skipped + report.duplicates,
-    }
-    return IndexData(
-        manifest, records, vectors, build_faiss(vectors), bm25, sentence_vectors, sentence_hashes
-    )
+    return records, sentence_hashes, texts
 
 
 def embed_all(
@@ -298,19 +321,22 @@ def update_index(
         CorpusError: the corpus folder does not exist.
     """
     started = time.perf_counter()
+    report = BuildReport()
     with index_lock(settings.index_dir):
-        old = None if full else _live_index(settings, embedder.model_id)
-        cache = EmbeddingCache(settings.index_dir, embedder.model_id)
-        if full:
-            cache.clear_disk()
+        with report.stage("load"):
+            old = None if full else _live_index(settings, embedder.model_id)
             cache = EmbeddingCache(settings.index_dir, embedder.model_id)
-        report = BuildReport()
-        sources = plan(settings, old, report)
+            if full:
+                cache.clear_disk()
+                cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+        with report.stage("read"):
+            sources = plan(settings, old, report)
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
+        with report.stage("save"):
+            data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
+            report.folder = str(save_index(settings.index_dir, data))
+            cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
-        data.manifest["build_seconds"] = report.seconds
-        report.folder = str(save_index(settings.index_dir, data))
-        cache.clear_disk()
     return report
 
 
@@ -340,13 +366,13 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
     candidates.sort(key=lambda s: (s.article is not None, s.article_id))
     kept: list[_Source] = []
     by_hash: dict[str, _Source] = {}
-    signatures: list[tuple[str, list[int]]] = []
+    signatures = SignatureIndex()
     by_id: dict[str, _Source] = {}
     for source in candidates:
         original = by_hash.get(source.meta["content_hash"])
         reason = "the same file"
-        if original is None:
-            near = find_original(source.meta["minhash"], signatures)
+        if original is None and source.article is not None:  # the kept ones were checked when read
+            near = signatures.find_original(source.meta["minhash"])
             if near:
                 original = by_id[near[0]]
                 reason = f"a near-duplicate, {near[1]:.0%} of its text shared"
@@ -357,7 +383,7 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
         kept.append(source)
         by_hash[source.meta["content_hash"]] = source
         by_id[source.article_id] = source
-        signatures.append((source.article_id, source.meta["minhash"]))
+        signatures.add(source.article_id, source.meta["minhash"])
         if source.article is None:
             report.unchanged.append(source.article_id)
         elif source.article_id in old_articles:

@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,8 @@ def save_index(root: Path, data: IndexData) -> Path:
     name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
     tmp.mkdir()
-    lines = (json.dumps(asdict(p), ensure_ascii=False) for p in data.passages)
+    names = [f.name for f in fields(PassageRecord)]  # shallow: asdict deep-copies every tuple
+    lines = (json.dumps({n: getattr(p, n) for n in names}, ensure_ascii=False) for p in data.passages)
     _fsync_write(tmp / "passages.jsonl", "".join(line + "\n" for line in lines).encode("utf-8"))
     for fname, array, dtype in (
         ("vectors.npy", data.vectors, np.float32),
