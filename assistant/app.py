@@ -1,15 +1,18 @@
-"""The Gradio web chat: a thin shell over :class:`assistant.service.Assistant`.
+"""The Gradio web app: a thin shell over :class:`assistant.service.Assistant`.
 
-``respond`` is a plain function (message, history) → markdown, testable
-without a browser; all formatting lives in :mod:`assistant.answer`.
+The chat tab asks questions; the Corpus tab lists, adds and removes articles
+and updates the index. Every callback is a plain function testable without a
+browser; answer formatting lives in :mod:`assistant.answer`.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 from typing import Any
 
+from assistant.corpus import add_file, add_text, remove_article
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 
@@ -65,25 +68,154 @@ def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
     return list(dict.fromkeys(examples))[:limit]
 
 
+def header(assistant: Assistant) -> str:
+    """The title line, with the live index's size."""
+    counts = assistant.answerer.retriever.index.manifest["counts"]
+    return (
+        "## 新闻问答\n用中文提问，回答直接引用文章原文并标明出处。"
+        f"当前索引：{counts['articles']} 篇文章，{counts['passages']} 个段落。"
+    )
+
+
+ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
+
+
+def article_rows(assistant: Assistant) -> list[list[Any]]:
+    """One row per indexed article, for the Corpus tab's table."""
+    return [
+        [
+            article_id,
+            meta.get("title", ""),
+            meta.get("date") or "",
+            meta.get("source") or "",
+            meta.get("passages", 0),
+            meta.get("indexed_at", ""),
+            "、".join(meta.get("also_in") or []),
+        ]
+        for article_id, meta in sorted(assistant.answerer.retriever.index.articles.items())
+    ]
+
+
+def save_uploads(assistant: Assistant, files: list[Any] | None) -> str:
+    """Save uploaded files into the corpus; say which were refused and why."""
+    lines = []
+    for item in files or []:
+        path = Path(item if isinstance(item, str) else getattr(item, "name", str(item)))
+        try:
+            saved = add_file(assistant.settings.corpus_dir, path.name, path.read_bytes())
+            lines.append(f"已加入：{saved.name}")
+        except (AssistantError, OSError) as exc:
+            lines.append(f"未加入：{exc}")
+    if not lines:
+        return "请先选择要上传的 .txt 或 .md 文件。"
+    return "\n".join(lines) + "\n\n点击「更新索引」后即可提问。"
+
+
+def save_pasted(assistant: Assistant, title: str, body: str) -> str:
+    """Save a pasted article into the corpus."""
+    try:
+        saved = add_text(assistant.settings.corpus_dir, title, body)
+    except AssistantError as exc:
+        return f"未加入：{exc}"
+    return f"已加入：{saved.name}\n\n点击「更新索引」后即可提问。"
+
+
+def run_update(assistant: Assistant, progress: Any = None) -> str:
+    """Update the index from the corpus; questions keep using the old one until it is done."""
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), desc=f"向量化 {done}/{total}")
+
+    try:
+        result = assistant.update(progress=report)
+    except AssistantError as exc:
+        return f"更新失败：{exc}"
+    lines = [f"索引已更新：{result.summary()}"]
+    lines += [f"- 跳过：{reason}" for reason in result.skipped + result.duplicates]
+    return "\n".join(lines)
+
+
+def delete_article(assistant: Assistant, article_id: str | None, progress: Any = None) -> str:
+    """Move an article to corpus/.trash/ and update the index."""
+    if not article_id:
+        return "请先选择要删除的文章。"
+    try:
+        moved = remove_article(assistant.settings.corpus_dir, article_id)
+    except AssistantError as exc:
+        return f"删除失败：{exc}"
+    return f"已移到 {moved}。\n" + run_update(assistant, progress)
+
+
 def build_app(assistant: Assistant) -> Any:
-    """The Gradio Blocks app."""
+    """The Gradio Blocks app: the chat, and a Corpus tab to add, remove and re-index articles."""
     import gradio as gr
 
-    manifest = assistant.answerer.retriever.index.manifest
-    counts = manifest["counts"]
     with gr.Blocks(title="新闻问答") as demo:
-        gr.Markdown(
-            f"## 新闻问答\n用中文提问，回答直接引用文章原文并标明出处。"
-            f"当前索引：{counts['articles']} 篇文章，{counts['passages']} 个段落。"
-        )
-        gr.ChatInterface(
-            make_respond(assistant),
-            chatbot=gr.Chatbot(height=560, label="对话", buttons=["copy"]),
-            textbox=gr.Textbox(placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"),
-            examples=example_questions(assistant) or None,
-            examples_label="示例问题",
-            api_name="ask",
-        )
+        title = gr.Markdown(header(assistant))
+        with gr.Tab("问答"):
+            gr.ChatInterface(
+                make_respond(assistant),
+                chatbot=gr.Chatbot(height=560, label="对话", buttons=["copy"], elem_id="chat"),
+                textbox=gr.Textbox(
+                    placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
+                ),
+                examples=example_questions(assistant) or None,
+                examples_label="示例问题",
+                api_name="ask",
+            )
+        with gr.Tab("语料库"):
+            table = gr.Dataframe(
+                value=article_rows(assistant),
+                headers=ARTICLE_COLUMNS,
+                interactive=False,
+                label="已索引的文章",
+                elem_id="article-table",
+            )
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(
+                        label="上传文章（.txt / .md）",
+                        file_count="multiple",
+                        file_types=[".txt", ".md"],
+                        elem_id="article-upload",
+                    )
+                    upload = gr.Button("保存上传的文章")
+                with gr.Column():
+                    paste_title = gr.Textbox(label="标题")
+                    paste_body = gr.Textbox(label="正文", lines=6)
+                    paste = gr.Button("保存粘贴的文章")
+            with gr.Row():
+                update = gr.Button("更新索引", variant="primary")
+                choice = gr.Dropdown(
+                    choices=[row[0] for row in article_rows(assistant)], label="选择要删除的文章", scale=2
+                )
+                delete = gr.Button("删除并更新索引", variant="stop")
+            status = gr.Markdown()
+
+            def refresh() -> tuple[Any, Any, str]:
+                ids = [row[0] for row in article_rows(assistant)]
+                return article_rows(assistant), gr.update(choices=ids, value=None), header(assistant)
+
+            def do_update(progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
+                return run_update(assistant, progress)
+
+            def do_delete(article_id: str | None, progress: Any = gr.Progress()) -> str:  # noqa: B008
+                return delete_article(assistant, article_id, progress)
+
+            upload.click(lambda f: save_uploads(assistant, f), inputs=files, outputs=status, api_name=False)
+            paste.click(
+                lambda t, b: save_pasted(assistant, t, b),
+                inputs=[paste_title, paste_body],
+                outputs=status,
+                api_name=False,
+            )
+            update.click(do_update, outputs=status, api_name=False).then(
+                refresh, outputs=[table, choice, title], api_name=False
+            )
+            delete.click(do_delete, inputs=choice, outputs=status, api_name=False).then(
+                refresh, outputs=[table, choice, title], api_name=False
+            )
     return demo
 
 

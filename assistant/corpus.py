@@ -175,3 +175,70 @@ def article_paths(root: Path) -> list[Path]:
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def _safe_name(name: str) -> str:
+    """A file name without folders or characters that trouble file systems; suffix .txt/.md."""
+    stem = Path(name.replace("\\", "/")).name
+    stem = re.sub(r'[\x00-\x1f<>:"/|?*]', "_", stem).strip(" .") or "article"
+    return stem if Path(stem).suffix.lower() in ARTICLE_SUFFIXES else f"{stem}.txt"
+
+
+def _free_path(root: Path, name: str) -> Path:
+    path = root / name
+    n = 2
+    while path.exists():
+        path = root / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    return path
+
+
+def add_file(root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
+    """Save an uploaded article into the corpus, never overwriting one.
+
+    The bytes are kept as they are (a GBK file stays GBK); they must read as an
+    article first.
+
+    Raises:
+        CorpusError: the upload is not a readable text article, or too large.
+    """
+    name = _safe_name(name)
+    if len(data) > max_bytes:
+        raise CorpusError(f"{name}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
+    decode_bytes(data, name)
+    root.mkdir(parents=True, exist_ok=True)
+    path = _free_path(root, name)
+    path.write_bytes(data)
+    return path
+
+
+def add_text(root: Path, title: str, body: str) -> Path:
+    """Save a pasted article with its title as front matter.
+
+    Raises:
+        CorpusError: the title or the body is empty.
+    """
+    title = " ".join(title.split())
+    if not title or not body.strip():
+        raise CorpusError("a pasted article needs a title and a body")
+    text = f"---\ntitle: {title}\n---\n{body.strip()}\n"
+    root.mkdir(parents=True, exist_ok=True)
+    path = _free_path(root, _safe_name(title[:40] + ".txt"))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def remove_article(root: Path, article_id: str) -> Path:
+    """Move an article into ``corpus/.trash/`` (skipped by the indexer, easy to restore).
+
+    Raises:
+        CorpusError: no such article in the corpus.
+    """
+    path = (root / article_id).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        raise CorpusError(f"{article_id}: no such article in {root}")
+    trash = root / ".trash"
+    trash.mkdir(exist_ok=True)
+    target = _free_path(trash, path.name)
+    path.rename(target)
+    return target

@@ -56,3 +56,31 @@ def test_app_builds_with_examples_from_the_corpus(settings: Settings) -> None:
     assistant = make_assistant(settings)
     assert example_questions(assistant) == ["雷神山医院项目指挥部成立了什么组织？"]
     assert build_app(assistant) is not None
+
+
+def test_corpus_tab_uploads_pastes_updates_and_deletes(settings: Settings, tmp_path) -> None:
+    from assistant.app import article_rows, delete_article, header, run_update, save_pasted, save_uploads
+
+    assistant = make_assistant(settings)
+    good = tmp_path / "天津 医疗队.txt"
+    good.write_bytes("　　天津市组建医疗队增援武汉，74名党员进入首批援助医疗队。".encode("gbk"))
+    image = tmp_path / "photo.txt"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    saved = save_uploads(assistant, [str(good), str(image)])
+    assert "已加入：天津 医疗队.txt" in saved and "未加入：photo.txt: this is a PNG image" in saved
+    assert "已加入" in save_pasted(assistant, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。")
+    assert "未加入" in save_pasted(assistant, "", "")
+
+    progress_calls: list[float] = []
+    message = run_update(assistant, lambda fraction, desc="": progress_calls.append(fraction))
+    assert "2 added" in message and progress_calls and progress_calls[-1] == 1.0
+    assert "3 篇文章" in header(assistant)
+    assert {row[0] for row in article_rows(assistant)} == {"a.txt", "天津 医疗队.txt", "赈酒.txt"}
+    reply = assistant.ask("天津首批援助医疗队中有多少名党员？")
+    assert reply.answered and reply.quotes[0].article_id == "天津 医疗队.txt"
+
+    assert "1 removed" in delete_article(assistant, "天津 医疗队.txt")
+    assert "天津 医疗队.txt" not in {row[0] for row in article_rows(assistant)}
+    assert not any(
+        q.article_id == "天津 医疗队.txt" for q in assistant.ask("天津医疗队有多少名党员？").quotes
+    )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import article_paths, decode_bytes, read_article
+from assistant.corpus import add_file, add_text, article_paths, decode_bytes, read_article, remove_article
 from assistant.errors import CorpusError
 from tests.conftest import write_article
 
@@ -81,3 +81,25 @@ def test_article_paths_skip_hidden_and_other_files(tmp_path: Path) -> None:
         "good.txt",
         "sub/note.md",
     ]
+
+
+def test_uploads_are_checked_named_safely_and_never_overwrite(tmp_path: Path) -> None:
+    first = add_file(tmp_path, "../../新闻 稿", SIMPLIFIED.encode("gbk"))
+    second = add_file(tmp_path, "新闻 稿.txt", SIMPLIFIED.encode("utf-8"))
+    assert (first.name, second.name) == ("新闻 稿.txt", "新闻 稿-2.txt")
+    assert first.read_bytes() == SIMPLIFIED.encode("gbk") and first.parent == tmp_path
+    with pytest.raises(CorpusError, match="PNG image"):
+        add_file(tmp_path, "photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["新闻 稿-2.txt", "新闻 稿.txt"]
+
+
+def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:
+    path = add_text(tmp_path, "驰援 武汉", "　　天津市组建医疗队增援武汉。")
+    assert read_article(path, tmp_path).title == "驰援 武汉"
+    with pytest.raises(CorpusError, match="title and a body"):
+        add_text(tmp_path, "", "正文")
+    moved = remove_article(tmp_path, path.name)
+    assert moved.parent.name == ".trash" and not path.exists()
+    assert article_paths(tmp_path) == []
+    with pytest.raises(CorpusError, match="no such article"):
+        remove_article(tmp_path, "../outside.txt")
