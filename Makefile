@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 7860
 
-.PHONY: default run install test lint format
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: default run install browser-deps test lint format
 default: lint test
 
 $(VENV)/.installed: pyproject.toml
@@ -17,11 +19,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The browser tests drive Debian's chromium (never a downloaded one); the CJK
+# fonts make Chinese render in screenshots instead of empty boxes.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; \
+	fi
+
 run: install
 	$(VENV)/bin/assistant index build
 	$(VENV)/bin/assistant serve --port $(PORT)
 
-test: install
+test: install browser-deps
 	$(VENV)/bin/ruff check assistant tests bench
 	$(VENV)/bin/ruff format --check assistant tests bench
 	$(PY) -m pytest -q

@@ -1,0 +1,154 @@
+"""The web app in a real browser: `assistant serve` with the real model, driven by Debian's chromium.
+
+The server runs in a subprocess on a free port over a copy of the seed
+corpus; Playwright drives /usr/bin/chromium (installed by `make test`, never
+downloaded). Screenshots go to ``ASSISTANT_SCREENSHOTS`` when it is set
+(that is how docs/screenshot.png is made), else to the test's temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, sync_playwright
+
+from tests.conftest import SEED_DIR
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+STARTUP_SECONDS = 300  # builds the seed index with the real model first
+ANSWER_MS = 120_000
+
+UPLOADED = """青岛港开通至非洲东海岸的集装箱直达航线
+
+　　本报青岛3月5日电　青岛港集团今天宣布，开通至肯尼亚蒙巴萨港的集装箱直达航线。该航线由中远海运集团运营，每周一班，单程航行时间为28天。
+　　首航船舶“中远之星”号载有集装箱1200个，货物主要是工程机械和日用消费品。港口负责人介绍，新航线将使山东企业出口非洲的运输成本降低约15%。
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`assistant serve` over a copy of the seed corpus; yields (url, corpus folder)."""
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_DIR, corpus)
+    port = _free_port()
+    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX": str(root / "index")}
+    env.pop("ASSISTANT_MODEL", None)
+    log = open(root / "serve.log", "w")  # noqa: SIM115 - closed after the process ends
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if process.poll() is not None:
+            log.close()
+            pytest.fail(f"assistant serve exited ({process.returncode}):\n{(root / 'serve.log').read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"assistant serve not up after {STARTUP_SECONDS}s")
+            time.sleep(1)
+    yield url, corpus
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture
+def page(server: tuple[str, Path]) -> Iterator[Page]:
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: run `make test`, which installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 1400})
+        page.goto(server[0], wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
+        page.get_by_label("问题").wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("ASSISTANT_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def _ask(page: Page, question: str, answers_before: int) -> Locator:
+    """Type a question, press Enter, and return the new answer bubble once it is complete."""
+    box = page.get_by_label("问题")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """n => {
+            const bubble = document.querySelectorAll('#chat .bot.message')[n];
+            return bubble && /来源|没有找到/.test(bubble.innerText);
+        }""",
+        arg=answers_before,
+        timeout=ANSWER_MS,
+    )
+    return page.locator("#chat .bot.message").nth(answers_before)
+
+
+def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, tmp_path: Path) -> None:
+    answer = _ask(page, "火神山医院是哪家企业负责建设的？", 0)
+    assert "中建三局" in answer.locator("mark").first.inner_text()
+    assert "让党旗在疫情防控一线高高飘扬" in answer.inner_text()
+
+    _ask(page, "雷神山医院项目指挥部成立了什么组织？", 1)
+    follow = _ask(page, "他们在仪式上做了什么？", 2)
+    text = follow.locator("mark").first.inner_text()
+    assert "宣誓" in text or "授旗" in text, text
+    _screenshot(page, "chat.png", tmp_path)
+
+
+def test_off_topic_question_is_told_plainly(page: Page) -> None:
+    answer = _ask(page, "红烧肉应该怎么做？", 0)
+    assert answer.locator("mark").count() == 0
+    assert "没有" in answer.inner_text()
+
+
+def test_uploaded_article_is_indexed_and_cited(page: Page, tmp_path: Path) -> None:
+    upload = tmp_path / "青岛港 新航线.txt"  # a space and Chinese characters, GBK-encoded
+    upload.write_bytes(UPLOADED.encode("gbk"))
+    page.get_by_role("tab", name="语料库").click()
+    page.locator("#article-upload input[type=file]").set_input_files(str(upload))
+    page.get_by_role("button", name="保存上传的文章").click()
+    page.get_by_text("已加入").wait_for(timeout=30_000)
+    page.get_by_role("button", name="更新索引", exact=True).click()
+    page.get_by_text("索引已更新").wait_for(timeout=ANSWER_MS)
+    page.locator("#article-table").get_by_text("青岛港开通至非洲东海岸的集装箱直达航线").wait_for()
+    _screenshot(page, "corpus.png", tmp_path)
+
+    page.get_by_role("tab", name="问答").click()
+    answer = _ask(page, "青岛至蒙巴萨的航线单程要航行多少天？", 0)
+    assert "28天" in answer.locator("mark").first.inner_text()
+    assert "青岛港开通至非洲东海岸的集装箱直达航线" in answer.inner_text()
