@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,10 +20,19 @@ import numpy as np
 from assistant.errors import QuestionError
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate, answerable_probability, build_candidates
-from assistant.retrieval import Hit, Mode, Retriever
+from assistant.retrieval import Filter, Hit, Mode, Retriever
 
-FOLLOW_UP_MARKERS = re.compile(r"他们|她们|它们|他|她|它|其|该|这|那|此|上述|前者|后者|那么|还有|呢[？?]?$")
+# Pronouns and demonstratives, words that open a continuation, and a closing 呢.
+FOLLOW_UP_MARKERS = re.compile(
+    r"他们|她们|它们|他|她|它|其|该|这|那|此|上述|前者|后者|还有|呢[？?]?$|^(?:后来|然后|接着|之后|另外|而且|还|又|也|那么)"
+)
 _WORD = re.compile(r"[\w]", re.UNICODE)
+_MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
+
+
+def md_escape(text: str) -> str:
+    """User or article text made inert in markdown: HTML-escaped, markdown syntax backslashed."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text))
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,14 @@ class Quote:
     score: float
     passage_start: int
     passage_end: int
+    date: str | None = None
+    source: str | None = None
+
+    @property
+    def citation(self) -> str:
+        """A citation line to copy: 《title》, source, date, paragraph, the quote."""
+        where = "，".join(x for x in (self.source, self.date) if x)
+        return f"《{self.title}》{'，' + where if where else ''}，第{self.paragraph}段：“{self.quote}”"
 
 
 @dataclass
@@ -76,7 +94,7 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
-            "quotes": [asdict(q) for q in self.quotes],
+            "quotes": [{**asdict(q), "citation": q.citation} for q in self.quotes],
             "confidence": self.confidence,
             "carried_terms": self.carried_terms,
         }
@@ -104,15 +122,36 @@ def looks_like_follow_up(question: str) -> bool:
     return len(question) <= 8 or bool(FOLLOW_UP_MARKERS.search(question))
 
 
+@dataclass(frozen=True)
+class FollowUpSettings:
+    """How much of earlier turns a follow-up question carries.
+
+    The last turn's words and vector count ``carry`` times the question's own,
+    each earlier turn ``decay`` times less, at most ``turns`` back; the article
+    the last turn was answered from gets a fusion bonus of weight ``prior``.
+    Chosen with bench/follow_ups.py (figures in docs/benchmarks.md).
+    """
+
+    carry: float = 0.6
+    decay: float = 0.5
+    turns: int = 3
+    prior: float = 1.0
+
+
 class Answerer:
     """Answers questions from one index with verbatim, cited quotes."""
 
     def __init__(
-        self, retriever: Retriever, weights: AnswerSettings | None = None, max_question_chars: int = 500
+        self,
+        retriever: Retriever,
+        weights: AnswerSettings | None = None,
+        max_question_chars: int = 500,
+        follow_up: FollowUpSettings | None = None,
     ):
         self.retriever = retriever
         self.weights = weights or AnswerSettings()
         self.max_question_chars = max_question_chars
+        self.follow_up = follow_up or FollowUpSettings()
 
     def candidates(
         self, question: str, hits: list[Hit], query_vector: np.ndarray, terms: list[str]
@@ -133,30 +172,71 @@ class Answerer:
         question: str,
         history: list[str] | None = None,
         mode: Mode = "hybrid",
+        where: Filter | None = None,
     ) -> Answer:
         """Answer ``question``; ``history`` holds earlier user questions, oldest first.
+
+        When the question looks like a follow-up, the earlier turns' words and
+        meaning are carried into retrieval with decaying weight, and the
+        article the last turn was answered from is favoured.
 
         Raises:
             QuestionError: the question is empty or too long.
         """
         question = clean_question(question, self.max_question_chars)
+        if where and not where.mask(self.retriever.index).any():
+            raise QuestionError(f"没有文章符合筛选条件（no article matches the filter: {where}）")
         terms = tokenize(question)
-        carried: list[str] = []
-        search_text = question
+        vector = self.retriever.embed_question(question)
+        carried: dict[str, float] = {}
+        prior = None
         if history and looks_like_follow_up(question):
-            previous = history[-1]
-            carried = [t for t in dict.fromkeys(tokenize(previous)) if t not in terms]
-            search_text = f"{previous} {question}"
-        vector = self.retriever.embed_question(search_text)
+            vector, carried, prior = self._carry(question, terms, vector, history, mode, where)
         hits = self.retriever.search(
-            search_text,
+            question,
             k=max(self.weights.passages, 10),
             mode=mode,
             query_vector=vector,
-            query_tokens=terms + carried,
+            query_tokens=terms + list(carried),
+            token_weights=carried,
+            where=where,
+            prior_article=prior,
+            prior_weight=self.follow_up.prior,
         )
-        candidates = self.candidates(question, hits, vector, terms + carried)
-        return self.compose(question, candidates, carried)
+        candidates = self.candidates(question, hits, vector, terms + list(carried))
+        return self.compose(question, candidates, list(carried))
+
+    def _carry(
+        self,
+        question: str,
+        terms: list[str],
+        vector: np.ndarray,
+        history: list[str],
+        mode: Mode,
+        where: Filter | None,
+    ) -> tuple[np.ndarray, dict[str, float], str | None]:
+        """The follow-up's query vector, carried terms with their weights, and prior article."""
+        f = self.follow_up
+        turns = []
+        for turn in history[-f.turns :]:
+            try:
+                turns.append(clean_question(turn, self.max_question_chars))
+            except QuestionError:
+                continue
+        carried: dict[str, float] = {}
+        combined = vector.astype(np.float32).copy()
+        for age, turn in enumerate(reversed(turns)):
+            weight = f.carry * f.decay**age
+            combined += weight * self.retriever.embed_question(turn)
+            for t in tokenize(turn):
+                if t not in terms and t.strip():
+                    carried[t] = max(carried.get(t, 0.0), weight)
+        combined /= max(float(np.linalg.norm(combined)), 1e-9)
+        prior = None
+        if turns and f.prior:
+            last = self.ask(turns[-1], history=turns[:-1], mode=mode, where=where)
+            prior = last.quotes[0].article_id if last.answered else None
+        return combined, carried, prior
 
     def compose(self, question: str, candidates: list[Candidate], carried: list[str]) -> Answer:
         """Rank candidates, decide whether to answer, and render the reply."""
@@ -178,12 +258,12 @@ class Answerer:
         quotes = []
         for probability, c in chosen:
             p = c.hit.passage
-            title = self.retriever.index.articles.get(p.article_id, {}).get("title", p.article_id)
+            meta = self.retriever.index.articles.get(p.article_id, {})
             quotes.append(
                 Quote(
                     rank=len(quotes) + 1,
                     article_id=p.article_id,
-                    title=title,
+                    title=meta.get("title", p.article_id),
                     paragraph=c.paragraph,
                     start=c.start,
                     end=c.end,
@@ -192,13 +272,13 @@ class Answerer:
                     score=round(probability, 4),
                     passage_start=p.start,
                     passage_end=p.end,
+                    date=meta.get("date"),
+                    source=meta.get("source"),
                 )
             )
         confidence = confidence_label(quotes[0].score)
-        meta = self.retriever.index.articles
-        return Answer(
-            question, True, render_answer(quotes, confidence, carried, meta), quotes, confidence, carried
-        )
+        rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text)
+        return Answer(question, True, rendered, quotes, confidence, carried)
 
 
 def confidence_label(top_quote: float) -> str:
@@ -214,37 +294,54 @@ def confidence_label(top_quote: float) -> str:
     return "低"
 
 
-def highlight(quote: Quote) -> str:
-    """The quote's passage as HTML, the quote itself in ``<mark>``."""
-    a = quote.start - quote.passage_start
-    b = quote.end - quote.passage_start
-    text = quote.passage
+def highlight(text: str, offset: int, quote: Quote) -> str:
+    """``text`` (which starts at ``offset`` in the article) as HTML, the quote in ``<mark>``."""
+    a = max(0, quote.start - offset)
+    b = max(a, quote.end - offset)
     parts = (html.escape(text[:a]), html.escape(text[a:b]), html.escape(text[b:]))
     return (parts[0] + "<mark>" + parts[1] + "</mark>" + parts[2]).replace("\n", "<br>")
 
 
 def render_answer(
-    quotes: list[Quote], confidence: str, carried: list[str], articles: dict[str, dict[str, Any]]
+    quotes: list[Quote],
+    confidence: str,
+    carried: list[str],
+    paragraph_text: Callable[[str, int], tuple[int, str]],
 ) -> str:
-    """Markdown: the first quote as the answer, then numbered sources."""
-    lines = [f"> {html.escape(quotes[0].quote)} [1]", "", f"置信度：**{confidence}**"]
+    """Markdown: the first quote as the answer, then the sources grouped by article.
+
+    Each quote shows its passage with the quote highlighted, and a fold that opens
+    the whole paragraph and a citation line to copy.
+    """
+    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：**{confidence}**"]
     if len(quotes) > 1:
         lines += ["", "其他相关原文："]
-        lines += [f"- {html.escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
+        lines += [f"- {md_escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
     if carried:
-        lines += ["", "（沿用上一问的关键词：" + "、".join(html.escape(t) for t in carried) + "）"]
+        lines += ["", "（沿用上文的关键词：" + "、".join(md_escape(t) for t in carried) + "）"]
     lines += ["", "**来源**", ""]
+    by_article: dict[str, list[Quote]] = {}
     for q in quotes:
-        meta = articles.get(q.article_id, {})
-        extra = " · ".join(html.escape(str(meta[k])) for k in ("date", "source") if meta.get(k))
-        head = f"{q.rank}. 《{html.escape(q.title)}》 第 {q.paragraph} 段" + (f" · {extra}" if extra else "")
-        lines += [f"{head} · 得分 {q.score:.2f}", f"   <blockquote>{highlight(q)}</blockquote>", ""]
+        by_article.setdefault(q.article_id, []).append(q)
+    for group in by_article.values():
+        first = group[0]
+        extra = " · ".join(md_escape(x) for x in (first.date, first.source) if x)
+        lines += [f"**《{md_escape(first.title)}》**" + (f" · {extra}" if extra else ""), ""]
+        for q in group:
+            start, paragraph = paragraph_text(q.article_id, q.paragraph)
+            lines += [
+                f"[{q.rank}] 第 {q.paragraph} 段 · 得分 {q.score:.2f}",
+                f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
+                f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
+                f"<p>{highlight(paragraph, start, q)}</p>"
+                f"<p><code>{html.escape(q.citation)}</code></p></details>",
+                "",
+            ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def render_abstention(question: str) -> str:
     """The reply when no sentence in the articles answers the question."""
     return (
-        f"这些文章里没有找到能回答「{html.escape(question)}」的内容。"
-        "可以换个说法，或先把相关文章加入语料库。\n"
+        f"这些文章里没有找到能回答「{md_escape(question)}」的内容。可以换个说法，或先把相关文章加入语料库。\n"
     )

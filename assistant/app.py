@@ -7,13 +7,14 @@ browser; answer formatting lives in :mod:`assistant.answer`.
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import Any
 
+from assistant.answer import md_escape
 from assistant.corpus import add_file, add_text, remove_article
 from assistant.errors import AssistantError
+from assistant.retrieval import Filter
 from assistant.service import Assistant
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,25 @@ def user_turns(history: list[Any]) -> list[str]:
 def make_respond(assistant: Assistant) -> Any:
     """The chat callback bound to one assistant."""
 
-    def respond(message: Any, history: list[Any]) -> str:
+    def respond(
+        message: Any,
+        history: list[Any],
+        article: str | None = None,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> str:
         question = message_text(message)
+        where = Filter(
+            article=article or None,
+            source=source or None,
+            since=(since or "").strip() or None,
+            until=(until or "").strip() or None,
+        )
         try:
-            return assistant.ask(question, history=user_turns(history)).answer
+            return assistant.ask(question, history=user_turns(history), where=where).answer
         except AssistantError as exc:
-            return html.escape(str(exc))
+            return md_escape(str(exc))
 
     return respond
 
@@ -75,6 +89,20 @@ def header(assistant: Assistant) -> str:
         "## 新闻问答\n用中文提问，回答直接引用文章原文并标明出处。"
         f"当前索引：{counts['articles']} 篇文章，{counts['passages']} 个段落。"
     )
+
+
+def article_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    """(label, article id) pairs for the filter's article menu."""
+    articles = assistant.answerer.retriever.index.articles
+    return [
+        (f"《{meta['title']}》 {article_id}", article_id) for article_id, meta in sorted(articles.items())
+    ]
+
+
+def sources(assistant: Assistant) -> list[str]:
+    """The distinct sources named in the articles' front matter."""
+    articles = assistant.answerer.retriever.index.articles.values()
+    return sorted({str(meta["source"]) for meta in articles if meta.get("source")})
 
 
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
@@ -154,14 +182,22 @@ def build_app(assistant: Assistant) -> Any:
     with gr.Blocks(title="新闻问答") as demo:
         title = gr.Markdown(header(assistant))
         with gr.Tab("问答"):
+            with gr.Accordion("筛选（可选）", open=False), gr.Row():
+                only_article = gr.Dropdown(
+                    choices=article_choices(assistant), label="只看这篇文章", value=None
+                )
+                only_source = gr.Dropdown(choices=sources(assistant), label="只看这个来源", value=None)
+                since = gr.Textbox(label="起始日期", placeholder="2020-01-01")
+                until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             gr.ChatInterface(
                 make_respond(assistant),
                 chatbot=gr.Chatbot(height=560, label="对话", buttons=["copy"], elem_id="chat"),
                 textbox=gr.Textbox(
                     placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
                 ),
-                examples=example_questions(assistant) or None,
+                examples=[[q, None, None, "", ""] for q in example_questions(assistant)] or None,
                 examples_label="示例问题",
+                additional_inputs=[only_article, only_source, since, until],
                 api_name="ask",
             )
         with gr.Tab("语料库"):
@@ -193,9 +229,15 @@ def build_app(assistant: Assistant) -> Any:
                 delete = gr.Button("删除并更新索引", variant="stop")
             status = gr.Markdown()
 
-            def refresh() -> tuple[Any, Any, str]:
+            def refresh() -> tuple[Any, ...]:
                 ids = [row[0] for row in article_rows(assistant)]
-                return article_rows(assistant), gr.update(choices=ids, value=None), header(assistant)
+                return (
+                    article_rows(assistant),
+                    gr.update(choices=ids, value=None),
+                    header(assistant),
+                    gr.update(choices=article_choices(assistant)),
+                    gr.update(choices=sources(assistant)),
+                )
 
             def do_update(progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
                 return run_update(assistant, progress)
@@ -211,10 +253,10 @@ def build_app(assistant: Assistant) -> Any:
                 api_name=False,
             )
             update.click(do_update, outputs=status, api_name=False).then(
-                refresh, outputs=[table, choice, title], api_name=False
+                refresh, outputs=[table, choice, title, only_article, only_source], api_name=False
             )
             delete.click(do_delete, inputs=choice, outputs=status, api_name=False).then(
-                refresh, outputs=[table, choice, title], api_name=False
+                refresh, outputs=[table, choice, title, only_article, only_source], api_name=False
             )
     return demo
 

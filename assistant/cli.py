@@ -156,17 +156,41 @@ def index_info(settings: Settings, as_json: bool) -> None:
 @click.option(
     "--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", help="Retrieval to use."
 )
+@click.option(
+    "--after",
+    "history",
+    multiple=True,
+    help="An earlier question of the conversation (repeat, oldest first), for a follow-up.",
+)
+@click.option("--article", help="Only this article (file name or exact title).")
+@click.option("--source", help="Only articles from this source (front matter `source`).")
+@click.option("--since", help="Only articles dated on or after this (2020, 2020-02, 2020-02-05).")
+@click.option("--until", help="Only articles dated on or before this.")
 @common_options
-def ask(settings: Settings, question: str, as_json: bool, mode: str) -> None:
+def ask(
+    settings: Settings,
+    question: str,
+    as_json: bool,
+    mode: str,
+    history: tuple[str, ...],
+    article: str | None,
+    source: str | None,
+    since: str | None,
+    until: str | None,
+) -> None:
     """Answer one question with quotes from the articles.
 
     \b
     assistant ask "火神山医院是哪家企业负责建设的？"
     assistant ask "火神山医院是哪家企业负责建设的？" --json
+    assistant ask "他们在仪式上做了什么？" --after "雷神山医院项目指挥部成立了什么组织？"
+    assistant ask "有多少名党员？" --source 人民日报 --since 2020-01 --until 2020-02
     """
+    from assistant.retrieval import Filter
     from assistant.service import Assistant
 
-    answer = Assistant(settings).ask(question, mode=mode)  # type: ignore[arg-type]
+    where = Filter(article=article, source=source, since=since, until=until)
+    answer = Assistant(settings).ask(question, history=list(history), mode=mode, where=where)  # type: ignore[arg-type]
     if as_json:
         emit_json(answer.to_json())
     else:

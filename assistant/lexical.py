@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -208,16 +208,36 @@ class BM25:
             return math.log1p((n - 0.5) / 1.5) if n else 1.0
         return float(self.idf_values[column])
 
-    def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
-        """BM25 score of every passage for the query (zeros where no term matches)."""
-        columns = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
+    def scores(self, query_tokens: Iterable[str], weights: Mapping[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros where no term matches).
+
+        ``weights`` scales some terms' contributions (1 for the others): a
+        follow-up's carried-over terms count for less than its own.
+        """
+        columns: dict[int, float] = {}
+        for t in query_tokens:
+            if t in self.vocab:
+                columns[self.vocab[t]] = (weights or {}).get(t, 1.0)
         if not columns:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
+        cols = sorted(columns)
+        factors = np.asarray([columns[c] for c in cols], dtype=np.float32)
+        return np.asarray(self.weights[:, cols] @ factors, dtype=np.float32).ravel()
 
-    def search(self, query_tokens: Iterable[str], k: int) -> list[tuple[int, float]]:
-        """The ``k`` best ``(row, score)`` pairs with a positive score, best first."""
-        scores = self.scores(query_tokens)
+    def search(
+        self,
+        query_tokens: Iterable[str],
+        k: int,
+        weights: Mapping[str, float] | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """The ``k`` best ``(row, score)`` pairs with a positive score, best first.
+
+        ``allowed``, when given, is a boolean mask of the rows that may be returned.
+        """
+        scores = self.scores(query_tokens, weights)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         k = min(k, int(np.count_nonzero(scores)))
         if k <= 0:
             return []

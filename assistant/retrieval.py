@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,6 +27,47 @@ class FusionWeights:
     bm25: float = 1.0
     k: float = 10.0
     depth: int = 100
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restrict a question to one article, one source, or a date range (inclusive).
+
+    Dates compare as text, so ``2020``, ``2020-02`` and ``2020-02-05`` all work
+    as bounds; articles without a date are left out when a range is given.
+    """
+
+    article: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.article, self.source, self.since, self.until))
+
+    def __str__(self) -> str:
+        parts = [f"{k}={v}" for k, v in vars(self).items() if v]
+        return ", ".join(parts) or "none"
+
+    def matches(self, article_id: str, meta: dict[str, Any]) -> bool:
+        """Whether an article passes the filter."""
+        if self.article and self.article not in (article_id, meta.get("title")):
+            return False
+        if self.source and (meta.get("source") or "") != self.source:
+            return False
+        date = str(meta.get("date") or "")
+        if (self.since or self.until) and not date:
+            return False
+        if self.since and date < self.since:
+            return False
+        return not (self.until and date[: len(self.until)] > self.until)
+
+    def mask(self, index: IndexData) -> np.ndarray:
+        """A boolean mask over the index's passages: True where the passage may be returned."""
+        ok = {a for a, meta in index.articles.items() if self.matches(a, meta)}
+        return np.fromiter(
+            (p.article_id in ok for p in index.passages), dtype=bool, count=len(index.passages)
+        )
 
 
 @dataclass(frozen=True)
@@ -60,10 +102,14 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights or FusionWeights()
+        # Follow-ups re-read earlier turns: remember recent questions' vectors.
+        self.embed_question = lru_cache(maxsize=256)(self._embed_question)
 
-    def embed_question(self, question: str) -> np.ndarray:
-        """The question's query vector."""
-        return self.embedder.embed_queries([question])[0]
+    def _embed_question(self, question: str) -> np.ndarray:
+        """The question's query vector (read-only: it is shared through the cache)."""
+        vector = self.embedder.embed_queries([question])[0]
+        vector.flags.writeable = False
+        return vector
 
     def search(
         self,
@@ -72,6 +118,10 @@ class Retriever:
         mode: Mode = "hybrid",
         query_vector: np.ndarray | None = None,
         query_tokens: list[str] | None = None,
+        token_weights: dict[str, float] | None = None,
+        where: Filter | None = None,
+        prior_article: str | None = None,
+        prior_weight: float = 0.0,
     ) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
@@ -81,23 +131,37 @@ class Retriever:
             mode: ``hybrid`` fuses both rankings; ``bm25`` and ``dense`` use one.
             query_vector: the question's vector, when the caller already has it.
             query_tokens: BM25 tokens to use instead of tokenising ``question``.
+            token_weights: BM25 weights of some tokens (1 for the rest).
+            where: only passages of the articles the filter lets through.
+            prior_article: an article to favour (a follow-up's previous answer):
+                its passages gain ``prior_weight / (k + 1)``, what a first place
+                in a third ranking of that weight would give.
         """
         depth = max(k, self.weights.depth)
+        allowed = where.mask(self.index) if where else None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode != "bm25":
             vector = self.embed_question(question) if query_vector is None else query_vector
-            dense = self.index.search_dense(vector, depth)
+            dense = self.index.search_dense(vector, depth, allowed)
         if mode != "dense":
-            lexical = self.index.bm25.search(
-                tokenize(question) if query_tokens is None else query_tokens, depth
-            )
+            tokens = tokenize(question) if query_tokens is None else query_tokens
+            lexical = self.index.bm25.search(tokens, depth, token_weights, allowed)
         if mode == "dense":
             ranking = dense
         elif mode == "bm25":
             ranking = lexical
         else:
             ranking = fuse(dense, lexical, self.weights)
+        if prior_article and prior_weight:
+            bonus = prior_weight / (self.weights.k + 1)
+            ranking = sorted(
+                (
+                    (pid, score + bonus * (self.index.passages[pid].article_id == prior_article))
+                    for pid, score in ranking
+                ),
+                key=lambda item: (-item[1], item[0]),
+            )
         dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, 1)}
         bm25_at = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, 1)}
         hits = []

@@ -9,7 +9,7 @@ from assistant.answer import Answer, Answerer
 from assistant.config import Settings
 from assistant.errors import IndexNotFound
 from assistant.indexing import BuildReport, EmbedderLike, Progress, update_index
-from assistant.retrieval import Mode, Retriever
+from assistant.retrieval import Filter, Mode, Retriever
 from assistant.store import check_compatible, load_index, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,16 @@ class Assistant:
         check_compatible(index.manifest, self.embedder.model_id, asdict(self.settings.chunk))
         return Answerer(Retriever(index, self.embedder), max_question_chars=self.settings.max_question_chars)
 
-    def ask(self, question: str, history: list[str] | None = None, mode: Mode = "hybrid") -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        mode: Mode = "hybrid",
+        where: Filter | None = None,
+    ) -> Answer:
         """Answer from the index that is live when the question arrives."""
         answerer = self.answerer
-        return answerer.ask(question, history=history, mode=mode)
+        return answerer.ask(question, history=history, mode=mode, where=where)
 
     def update(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         """Update the index from the corpus, then swap it in for later questions.

@@ -80,6 +80,7 @@ class IndexData:
     sentence_hashes: list[str]
     folder: Path | None = None
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _article_passages: dict[str, list[PassageRecord]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.articles = self.manifest.get("articles", {})
@@ -88,13 +89,56 @@ class IndexData:
     def model(self) -> str:
         return str(self.manifest["model"])
 
-    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` nearest passages to a normalised query vector."""
+    def paragraph_text(self, article_id: str, paragraph: int) -> tuple[int, str]:
+        """A paragraph's start offset and text, pieced together from the passages that hold it.
+
+        Text between two passages that no passage holds (only ever blanks) reads as one space.
+        """
+        passages = sorted(self._by_article().get(article_id, []), key=lambda p: p.start)
+        spans = [(a, b) for p in passages for a, b, para in p.sentences if para == paragraph]
+        if not spans:
+            return 0, ""
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
+        pieces, pos = [], first
+        for p in passages:
+            if p.end <= pos or p.start >= last:
+                continue
+            if p.start > pos:
+                pieces.append(" ")
+                pos = p.start
+            pieces.append(p.text[pos - p.start : min(last, p.end) - p.start])
+            pos = min(last, p.end)
+        return first, "".join(pieces)
+
+    def _by_article(self) -> dict[str, list[PassageRecord]]:
+        if self._article_passages is None:
+            grouped: dict[str, list[PassageRecord]] = {}
+            for p in self.passages:
+                grouped.setdefault(p.article_id, []).append(p)
+            self._article_passages = grouped
+        return self._article_passages
+
+    def search_dense(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest passages to a normalised query vector.
+
+        With ``allowed`` (a boolean mask over passages), only those are scored,
+        exactly, by a product with their vectors.
+        """
         if not self.passages:
             return []
+        query = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if allowed is not None:
+            ids = np.flatnonzero(allowed)
+            if not len(ids):
+                return []
+            scores = self.vectors[ids] @ query[0]
+            top = np.argsort(-scores, kind="stable")[:k]
+            return [(int(ids[i]), float(scores[i])) for i in top]
         k = min(k, len(self.passages))
-        scores, ids = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        found, ids = self.faiss_index.search(query, k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], found[0], strict=True) if i >= 0]
 
 
 def build_faiss(vectors: np.ndarray) -> Any:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,6 +10,7 @@ from assistant.answer import Answerer, AnswerSettings, clean_question, highlight
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.indexing import update_index
+from assistant.lexical import tokenize
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder, write_article
@@ -53,9 +56,35 @@ def test_follow_up_carries_terms_from_the_previous_question(answerer: Answerer) 
 
 def test_highlight_escapes_and_marks_the_quote(answerer: Answerer) -> None:
     quote = answerer.ask("中建三局成立了什么组织？").quotes[0]
-    marked = highlight(quote)
+    marked = highlight(quote.passage, quote.passage_start, quote)
     assert marked.count("<mark>") == 1
     assert marked.split("<mark>")[1].split("</mark>")[0] == quote.quote
+
+
+def test_sources_are_grouped_by_article_with_paragraph_and_citation(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    write_article(settings.corpus_dir, "a.txt", ARTICLE)
+    write_article(
+        settings.corpus_dir,
+        "b.txt",
+        "---\ntitle: 天津医疗队出发\ndate: 2020-01-27\nsource: 人民日报\n---\n"
+        "　　天津市首批援助湖北医疗队138人出发，其中74名党员。队员们在机场集结。\n",
+    )
+    update_index(settings, fake_embedder)
+    index = load_index(settings.index_dir)
+    answer = Answerer(Retriever(index, fake_embedder)).ask("天津医疗队中有多少名党员？")
+    titles = {q.title for q in answer.quotes}
+    assert len(titles) == 2, [q.quote for q in answer.quotes]
+    for title in titles:  # one heading per article, however many of its quotes are shown
+        assert answer.answer.count(f"**《{title.replace('<', '&lt;').replace('>', '&gt;')}》**") == 1
+    dated = next(q for q in answer.quotes if q.article_id == "b.txt")
+    assert dated.citation.startswith("《天津医疗队出发》，人民日报，2020-01-27，第1段：“")
+    assert "2020-01-27 · 人民日报" in answer.answer and "<details>" in answer.answer
+    text = (settings.corpus_dir / "b.txt").read_text(encoding="utf-8")
+    start, paragraph = index.paragraph_text("b.txt", dated.paragraph)
+    assert paragraph == text[start : start + len(paragraph)] and dated.quote in paragraph
+    assert paragraph.endswith("队员们在机场集结。")
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "？？？", "\x00\x01"])
@@ -69,16 +98,42 @@ def test_huge_question_is_refused_with_the_limit() -> None:
         clean_question("问" * 100_000, 500)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.text(max_size=300))
-def test_any_question_answers_or_raises_question_error(answerer_for_property, question: str) -> None:
+ALLOWED_TAGS = {"mark", "br", "blockquote", "details", "summary", "p", "code"}
+NASTY = [
+    "",
+    " \t\n\u3000",
+    "🎉🔥👍",
+    "问" * 100_000,
+    "\x00\x07\x1b[31m天津\u202e",
+    "<script>alert(1)</script>火神山医院是谁建的？",
+    "<img src=x onerror=alert(1)>天津医疗队有多少党员",
+    "[点我](javascript:alert(1)) 天津医疗队有多少党员？",
+    "**粗体** _斜体_ `代码` | 表格 ~~删~~ 红烧肉怎么做",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.text(alphabet="<>[]()*_`|~&\"'火神山天津党员医疗队 ", max_size=80),
+        st.sampled_from(NASTY),
+    ),
+    st.lists(st.sampled_from(NASTY + ["天津市组建医疗队增援武汉了吗？"]), max_size=3),
+)
+def test_any_question_answers_or_is_refused_and_user_text_stays_inert(
+    answerer_for_property: Answerer, question: str, history: list[str]
+) -> None:
     try:
-        answer = answerer_for_property.ask(question)
-    except QuestionError:
+        answer = answerer_for_property.ask(question, history=history)
+    except QuestionError as exc:
+        assert str(exc)
         return
-    assert "<script" not in answer.answer
+    tags = {m.lower() for m in re.findall(r"</?\s*([a-zA-Z][\w-]*)", answer.answer)}
+    assert tags <= ALLOWED_TAGS, tags
+    assert not re.search(r"(?<!\\)\]\(", answer.answer)  # no live markdown link
     for q in answer.quotes:
-        assert q.quote in ARTICLE
+        assert ARTICLE[q.start : q.end] == q.quote
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +145,19 @@ def answerer_for_property(tmp_path_factory) -> Answerer:
     embedder = FakeEmbedder()
     update_index(s, embedder)
     return Answerer(Retriever(load_index(s.index_dir), embedder), AnswerSettings())
+
+
+def test_follow_up_weights_decay_with_age_and_standalone_questions_carry_nothing(
+    answerer: Answerer,
+) -> None:
+    history = ["火神山医院什么时候开始建设？", "天津市组建医疗队增援武汉了吗？"]
+    question = "他们有多少名党员？"
+    vector = answerer.retriever.embed_question(question)
+    _, carried, prior = answerer._carry(question, tokenize(question), vector, history, "hybrid", None)
+    f = answerer.follow_up
+    assert carried["天津市"] == pytest.approx(f.carry)  # the last turn
+    assert carried["建设"] == pytest.approx(f.carry * f.decay)  # one turn older
+    assert "党员" not in carried  # already in the question
+    assert prior == "a.txt"
+    standalone = answerer.ask("中建三局在火神山医院成立了什么组织？", history=history)
+    assert standalone.carried_terms == []

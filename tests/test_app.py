@@ -33,7 +33,7 @@ def test_respond_passes_history_for_follow_ups(settings: Settings) -> None:
         {"role": "assistant", "content": "……"},
     ]
     reply = respond("他们在仪式上做了什么？", history)
-    assert "沿用上一问的关键词" in reply and "重温入党誓词" in reply
+    assert "沿用上文的关键词" in reply and "重温入党誓词" in reply
 
 
 def test_respond_turns_bad_input_into_a_message(settings: Settings) -> None:

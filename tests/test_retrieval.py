@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from assistant.answer import Answerer
+from assistant.config import Settings
+from assistant.errors import QuestionError
+from assistant.indexing import update_index
 from assistant.lexical import BM25, tokenize
-from assistant.retrieval import FusionWeights, fuse
+from assistant.retrieval import MODES, Filter, FusionWeights, Retriever, fuse
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder, write_article
 
 
 def test_fuse_rewards_agreement_and_respects_weights() -> None:
@@ -39,3 +46,60 @@ def test_bm25_save_load(tmp_path) -> None:
     bm25.save(tmp_path)
     again = BM25.load(tmp_path)
     assert np.allclose(again.scores(["医院"]), bm25.scores(["医院"]))
+
+
+def test_bm25_term_weights_scale_contributions() -> None:
+    bm25 = BM25().fit([tokenize("火神山医院建设"), tokenize("天津医疗队出发")])
+    plain = bm25.scores(["火神山", "天津"])
+    damped = bm25.scores(["火神山", "天津"], {"天津": 0.25})
+    assert np.isclose(damped[0], plain[0]) and np.isclose(damped[1], plain[1] * 0.25)
+    allowed = np.array([False, True])
+    assert [i for i, _ in bm25.search(["火神山", "天津"], 5, allowed=allowed)] == [1]
+
+
+DATED = {
+    "a.txt": "---\ntitle: 甲\ndate: 2020-01-27\nsource: 人民日报\n---\n　　天津医疗队出发，其中74名党员。\n",
+    "b.txt": "---\ntitle: 乙\ndate: 2020-02-10\nsource: 新华社\n---\n　　天津第二批医疗队出发，其中90名党员。\n",
+    "c.txt": "---\ntitle: 丙\n---\n　　天津第三批医疗队出发，其中120名党员。\n",
+}
+
+
+@pytest.fixture
+def dated_retriever(settings: Settings, fake_embedder: FakeEmbedder) -> Retriever:
+    for name, text in DATED.items():
+        write_article(settings.corpus_dir, name, text)
+    update_index(settings, fake_embedder)
+    return Retriever(load_index(settings.index_dir), fake_embedder)
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (Filter(), {"a.txt", "b.txt", "c.txt"}),
+        (Filter(article="b.txt"), {"b.txt"}),
+        (Filter(article="丙"), {"c.txt"}),
+        (Filter(source="人民日报"), {"a.txt"}),
+        (Filter(since="2020-02"), {"b.txt"}),
+        (Filter(until="2020-01"), {"a.txt"}),
+        (Filter(since="2020-01-01", until="2020-02-29"), {"a.txt", "b.txt"}),
+    ],
+)
+def test_filters_restrict_both_rankings(
+    dated_retriever: Retriever, where: Filter, expected: set[str]
+) -> None:
+    for mode in MODES:
+        hits = dated_retriever.search("天津医疗队有多少名党员？", k=10, mode=mode, where=where)
+        assert {h.passage.article_id for h in hits} == expected, (mode, where)
+
+
+def test_prior_article_moves_its_passages_up(dated_retriever: Retriever) -> None:
+    question = "天津医疗队有多少名党员？"
+    plain = dated_retriever.search(question, k=3)
+    last = plain[-1].passage.article_id
+    favoured = dated_retriever.search(question, k=3, prior_article=last, prior_weight=1.0)
+    assert favoured[0].passage.article_id == last
+
+
+def test_answer_to_an_impossible_filter_says_so(dated_retriever: Retriever) -> None:
+    with pytest.raises(QuestionError, match="no article matches the filter"):
+        Answerer(dated_retriever).ask("天津医疗队有多少名党员？", where=Filter(source="路透社"))
