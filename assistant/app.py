@@ -105,6 +105,10 @@ def sources(assistant: Assistant) -> list[str]:
     return sorted({str(meta["source"]) for meta in articles if meta.get("source")})
 
 
+# Questions answered at once: one per core, so a slow one never holds up the rest. 1, 2 and 4
+# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md).
+CONCURRENT_ANSWERS = 2
+
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
 
 
@@ -195,10 +199,11 @@ def build_app(assistant: Assistant) -> Any:
                 textbox=gr.Textbox(
                     placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
                 ),
-                examples=[[q, None, None, "", ""] for q in example_questions(assistant)] or None,
+                examples=[[q] for q in example_questions(assistant)] or None,
                 examples_label="示例问题",
                 additional_inputs=[only_article, only_source, since, until],
                 api_name="ask",
+                concurrency_limit=CONCURRENT_ANSWERS,
             )
         with gr.Tab("语料库"):
             table = gr.Dataframe(

@@ -97,7 +97,8 @@ def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
     folder = Path(os.environ.get("ASSISTANT_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    page.screenshot(path=str(path), full_page=True)
+    page.wait_for_timeout(500)  # let the page settle after the last update
+    page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
     return path
 
@@ -122,12 +123,18 @@ def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, t
     answer = _ask(page, "火神山医院是哪家企业负责建设的？", 0)
     assert "中建三局" in answer.locator("mark").first.inner_text()
     assert "让党旗在疫情防控一线高高飘扬" in answer.inner_text()
+    fold = answer.locator("details").first
+    assert not fold.locator("code").is_visible()
+    fold.locator("summary").click()  # opens the whole paragraph and the citation line
+    assert fold.locator("code").inner_text().startswith("《让党旗在疫情防控一线高高飘扬")
+    page.get_by_label("问题").wait_for(state="visible")
+    _screenshot(page, "screenshot.png", tmp_path)
 
     _ask(page, "雷神山医院项目指挥部成立了什么组织？", 1)
     follow = _ask(page, "他们在仪式上做了什么？", 2)
     text = follow.locator("mark").first.inner_text()
     assert "宣誓" in text or "授旗" in text, text
-    _screenshot(page, "chat.png", tmp_path)
+    assert "沿用上文的关键词" in follow.inner_text()
 
 
 def test_off_topic_question_is_told_plainly(page: Page) -> None:
