@@ -30,6 +30,7 @@ def test_build_info_and_ask_json(cli_env: tuple[CliRunner, list[str]], tmp_path:
     assert built.exit_code == 0, built.output
     assert "added: 天津 医疗队.txt" in built.output and "1 articles, " in built.output
     assert "PNG image" in built.output
+    assert "time: load " in built.output and "embed " in built.output
 
     info = runner.invoke(main, ["index", "info", "--json", *paths])
     assert info.exit_code == 0, info.output
