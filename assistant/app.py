@@ -163,7 +163,13 @@ def run_update(assistant: Assistant, progress: Any = None) -> str:
         result = assistant.update(progress=report)
     except AssistantError as exc:
         return f"更新失败：{exc}"
-    lines = [f"索引已更新：{result.summary()}"]
+    r = result
+    lines = [
+        f"索引已更新：新增 {len(r.added)} 篇，修改 {len(r.changed)} 篇，删除 {len(r.removed)} 篇，"
+        f"未变 {len(r.unchanged)} 篇，跳过 {len(r.skipped) + len(r.duplicates)} 篇；"
+        f"现有 {r.articles} 篇文章、{r.passages} 个段落（新向量化 {r.embedded} 段文本，"
+        f"复用 {r.reused} 段），用时 {r.seconds:.1f} 秒。"
+    ]
     lines += [f"- 跳过：{reason}" for reason in result.skipped + result.duplicates]
     return "\n".join(lines)
 

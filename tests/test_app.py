@@ -73,13 +73,13 @@ def test_corpus_tab_uploads_pastes_updates_and_deletes(settings: Settings, tmp_p
 
     progress_calls: list[float] = []
     message = run_update(assistant, lambda fraction, desc="": progress_calls.append(fraction))
-    assert "2 added" in message and progress_calls and progress_calls[-1] == 1.0
+    assert "新增 2 篇" in message and progress_calls and progress_calls[-1] == 1.0
     assert "3 篇文章" in header(assistant)
     assert {row[0] for row in article_rows(assistant)} == {"a.txt", "天津 医疗队.txt", "赈酒.txt"}
     reply = assistant.ask("天津首批援助医疗队中有多少名党员？")
     assert reply.answered and reply.quotes[0].article_id == "天津 医疗队.txt"
 
-    assert "1 removed" in delete_article(assistant, "天津 医疗队.txt")
+    assert "删除 1 篇" in delete_article(assistant, "天津 医疗队.txt")
     assert "天津 医疗队.txt" not in {row[0] for row in article_rows(assistant)}
     assert not any(
         q.article_id == "天津 医疗队.txt" for q in assistant.ask("天津医疗队有多少名党员？").quotes
