@@ -129,6 +129,8 @@ class FollowUpSettings:
     The last turn's words and vector count ``carry`` times the question's own,
     each earlier turn ``decay`` times less, at most ``turns`` back; the article
     the last turn was answered from gets a fusion bonus of weight ``prior``.
+    A question that looks like a follow-up but whose own first quote reaches
+    ``standalone_above`` is answered on its own (None: always carry).
     Chosen with bench/follow_ups.py (figures in docs/benchmarks.md).
     """
 
@@ -136,6 +138,7 @@ class FollowUpSettings:
     decay: float = 0.5
     turns: int = 3
     prior: float = 1.0
+    standalone_above: float | None = None
 
 
 class Answerer:
@@ -188,10 +191,27 @@ class Answerer:
             raise QuestionError(f"没有文章符合筛选条件（no article matches the filter: {where}）")
         terms = tokenize(question)
         vector = self.retriever.embed_question(question)
-        carried: dict[str, float] = {}
-        prior = None
-        if history and looks_like_follow_up(question):
-            vector, carried, prior = self._carry(question, terms, vector, history, mode, where)
+        if not (history and looks_like_follow_up(question)):
+            return self._answer(question, terms, vector, {}, None, mode, where)
+        f = self.follow_up
+        if f.standalone_above is not None:
+            alone = self._answer(question, terms, vector, {}, None, mode, where)
+            if alone.answered and alone.quotes[0].score >= f.standalone_above:
+                return alone  # it answers itself: 其/该/这 did not point back
+        vector, carried, prior = self._carry(question, terms, vector, history, mode, where)
+        return self._answer(question, terms, vector, carried, prior, mode, where)
+
+    def _answer(
+        self,
+        question: str,
+        terms: list[str],
+        vector: np.ndarray,
+        carried: dict[str, float],
+        prior: str | None,
+        mode: Mode,
+        where: Filter | None,
+    ) -> Answer:
+        """Retrieve with the question's terms and vector (plus what a follow-up carried), then quote."""
         hits = self.retriever.search(
             question,
             k=max(self.weights.passages, 10),

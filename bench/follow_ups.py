@@ -61,6 +61,9 @@ SETTINGS = {
     "carry 0.6 + prior 2": FollowUpSettings(prior=2.0),
     "carry 0.3 + prior 1": FollowUpSettings(carry=0.3),
     "carry 1.0 + prior 1": FollowUpSettings(carry=1.0),
+    "default, alone if its quote ≥ 0.3": FollowUpSettings(standalone_above=0.3),
+    "default, alone if its quote ≥ 0.5": FollowUpSettings(standalone_above=0.5),
+    "default, alone if its quote ≥ 0.7": FollowUpSettings(standalone_above=0.7),
 }
 
 
@@ -118,6 +121,8 @@ def main() -> None:
     dialogues = cmrc_dialogues(args.dataset)
     print(f"{len(dialogues)} CMRC dialogues, {len(SEED)} seed dialogues")
 
+    # Harm check: each self-contained question asked after a question about another context.
+    unrelated = [dialogues[(i + len(dialogues) // 2) % len(dialogues)].first for i in range(len(dialogues))]
     rows = []
     for name, follow_up in SETTINGS.items():
         started = time.perf_counter()
@@ -134,29 +139,27 @@ def main() -> None:
             for first, follow, expected in SEED
             for a in [seed.ask(follow, history=[first] if follow_up else None)]
         )
+        harmed = sum(
+            answered_right(cmrc.ask(d.original, history=[other] if follow_up else None), d.answers)[0]
+            for d, other in zip(dialogues, unrelated, strict=True)
+        )
         n = len(dialogues)
-        rows.append((name, at1 / n, at3 / n, article1 / n, seed_right, time.perf_counter() - started))
+        rows.append(
+            (name, at1 / n, at3 / n, article1 / n, seed_right, harmed / n, time.perf_counter() - started)
+        )
 
     ceiling = Answerer(cmrc_retriever)
     c1 = sum(answered_right(ceiling.ask(d.original), d.answers)[0] for d in dialogues) / len(dialogues)
-    # Harm check: self-contained questions after an unrelated turn.
-    unrelated = [dialogues[(i + len(dialogues) // 2) % len(dialogues)].first for i in range(len(dialogues))]
-    alone = with_history = 0
-    for d, other in zip(dialogues, unrelated, strict=True):
-        alone += answered_right(ceiling.ask(d.original), d.answers)[0]
-        with_history += answered_right(ceiling.ask(d.original, history=[other]), d.answers)[0]
-
     print(
-        "\n| follow-up handling | CMRC AIQ@1 | CMRC AIQ@3 | CMRC right article@1 | seed right @1 | seconds |"
+        "\n| follow-up handling | CMRC AIQ@1 | CMRC AIQ@3 | CMRC right article@1 | seed right @1 "
+        "| self-contained after an unrelated turn, AIQ@1 | seconds |"
     )
-    print("|---|---|---|---|---|---|")
-    for name, a1, a3, art, seed_right, seconds in rows:
-        print(f"| {name} | {a1:.3f} | {a3:.3f} | {art:.3f} | {seed_right}/{len(SEED)} | {seconds:.0f} |")
+    print("|---|---|---|---|---|---|---|")
+    for name, a1, a3, art, seed_right, harm, seconds in rows:
+        print(
+            f"| {name} | {a1:.3f} | {a3:.3f} | {art:.3f} | {seed_right}/{len(SEED)} | {harm:.3f} | {seconds:.0f} |"
+        )
     print(f"\nceiling (the unrewritten question, no history): CMRC AIQ@1 {c1:.3f}")
-    print(
-        f"harm check, self-contained questions after an unrelated turn: AIQ@1 {with_history / len(dialogues):.3f}"
-        f" with the history, {alone / len(dialogues):.3f} without"
-    )
 
 
 if __name__ == "__main__":
