@@ -162,7 +162,7 @@ def assemble(
 ) -> IndexData:
     """Passages, vectors and BM25 for the sources; embeds only what no cache holds."""
     with report.stage("chunk"):
-        records, sentence_hashes, texts = _passages(sources, settings, old, cache)
+        records, sentence_hashes, texts, bm25_rows = _passages(sources, settings, old, cache)
     missing = [(h, t) for h, t in texts.items() if h not in cache]
     with report.stage("embed"):
         embed_all(missing, embedder, cache, show_progress, progress)
@@ -175,7 +175,7 @@ def assemble(
         sentence_vectors = np.zeros((len(sentence_hashes), embedder.dim), dtype=np.float16)
         for row, h in enumerate(sentence_hashes):
             sentence_vectors[row] = cache.vectors[h]
-        bm25 = BM25().fit([r.tokens for r in records])
+        bm25 = BM25().from_rows(bm25_rows, old.bm25 if old is not None else None)
         faiss_index = build_faiss(vectors)
     report.articles = len(sources)
     report.passages = len(records)
@@ -198,8 +198,9 @@ def assemble(
 
 def _passages(
     sources: list[_Source], settings: Settings, old: IndexData | None, cache: EmbeddingCache
-) -> tuple[list[PassageRecord], list[str], dict[str, str]]:
-    """The passage records and sentence rows of the new index, and every text they need embedded.
+) -> tuple[list[PassageRecord], list[str], dict[str, str], list[int | list[str]]]:
+    """The passage records and sentence rows of the new index, every text they need embedded,
+    and each passage's BM25 row: its row in the old index when kept, else its tokens.
 
     Kept articles bring their old records (renumbered) and put their vectors in the cache.
     """
@@ -209,6 +210,7 @@ def _passages(
     records: list[PassageRecord] = []
     sentence_hashes: list[str] = []
     texts: dict[str, str] = {}
+    bm25_rows: list[int | list[str]] = []
     for source in sources:
         if source.article is None:
             assert old is not None
@@ -219,6 +221,7 @@ def _passages(
                         remap[row] = len(sentence_hashes)
                         sentence_hashes.append(old.sentence_hashes[row])
                 rows = tuple(remap[r] for r in p.sentence_rows)
+                bm25_rows.append(p.id)
                 records.append(replace(p, id=len(records), sentence_rows=rows))
             continue
         article = source.article
@@ -243,12 +246,12 @@ def _passages(
                     text_hash=text_hash(p.text),
                     sentences=tuple((s.start, s.end, s.paragraph) for s in p.sentences),
                     sentence_rows=tuple(by_start[s.start] for s in p.sentences),
-                    tokens=tuple(tokenize(p.text)),
                 )
             )
+            bm25_rows.append(tokenize(p.text))
             texts[records[-1].text_hash] = p.text
         source.meta["passages"] = len(passages)
-    return records, sentence_hashes, texts
+    return records, sentence_hashes, texts, bm25_rows
 
 
 def embed_all(

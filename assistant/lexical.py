@@ -156,7 +156,12 @@ def bigrams_of(text: str) -> set[str]:
 
 
 class BM25:
-    """Okapi BM25 with the passage-term weight matrix precomputed.
+    """Okapi BM25 over a passages × terms count matrix, with the weight matrix precomputed.
+
+    The counts are what is stored; the weights are derived from them on load.
+    An update builds the new index's counts from the old rows it keeps and the
+    new passages' tokens (:meth:`from_rows`), so no token list is ever stored
+    and unchanged passages are never tokenised again.
 
     Args:
         k1: term-frequency saturation.
@@ -168,6 +173,7 @@ class BM25:
         self.b = b
         self.vocab: dict[str, int] = {}
         self.idf_values = np.zeros(0, dtype=np.float32)
+        self.counts = sparse.csc_matrix((0, 0), dtype=np.float32)
         self.weights = sparse.csc_matrix((0, 0), dtype=np.float32)
 
     @property
@@ -176,29 +182,70 @@ class BM25:
 
     def fit(self, docs: Sequence[Sequence[str]]) -> BM25:
         """Index tokenised passages; row ``i`` of the matrix is ``docs[i]``."""
-        vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for row, tokens in enumerate(docs):
-            lengths[row] = len(tokens)
-            for term, tf in Counter(tokens).items():
-                rows.append(row)
-                cols.append(vocab.setdefault(term, len(vocab)))
+        return self.from_rows(list(docs), None)
+
+    def from_rows(self, rows: Sequence[int | Sequence[str]], previous: BM25 | None) -> BM25:
+        """Index passages given as a row of ``previous`` (an int) or a token list, in order.
+
+        Terms no passage uses any more are dropped from the vocabulary.
+        """
+        vocab = dict(previous.vocab) if previous is not None else {}
+        old_rows = [r for r in rows if isinstance(r, int)]
+        r_idx, c_idx, tfs = [], [], []
+        new_count = 0
+        for doc in rows:
+            if isinstance(doc, int):
+                continue
+            for term, tf in Counter(doc).items():
+                r_idx.append(new_count)
+                c_idx.append(vocab.setdefault(term, len(vocab)))
                 tfs.append(tf)
-        n = len(docs)
-        tf = np.asarray(tfs, dtype=np.float32)
-        col = np.asarray(cols, dtype=np.int64)
-        df = np.bincount(col, minlength=len(vocab)).astype(np.float32)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg = float(lengths.mean()) if n else 1.0
-        norm = self.k1 * (1 - self.b + self.b * lengths[np.asarray(rows, dtype=np.int64)] / max(avg, 1.0))
-        data = idf[col] * tf * (self.k1 + 1) / (tf + norm)
-        self.vocab = vocab
-        self.idf_values = idf
-        self.weights = sparse.csc_matrix(
-            (data, (np.asarray(rows, dtype=np.int64), col)), shape=(n, len(vocab)), dtype=np.float32
+            new_count += 1
+        width = len(vocab)
+        fresh = sparse.csr_matrix(
+            (
+                np.asarray(tfs, dtype=np.float32),
+                (np.asarray(r_idx, dtype=np.int64), np.asarray(c_idx, dtype=np.int64)),
+            ),
+            shape=(new_count, width),
         )
+        if previous is not None and old_rows:
+            kept = previous.counts.tocsr()[np.asarray(old_rows, dtype=np.int64)]
+            kept.resize((len(old_rows), width))
+        else:
+            kept = sparse.csr_matrix((0, width), dtype=np.float32)
+        # Rows of [kept; fresh] in the order asked for.
+        order, k, f = [], 0, len(old_rows)
+        for doc in rows:
+            if isinstance(doc, int):
+                order.append(k)
+                k += 1
+            else:
+                order.append(f)
+                f += 1
+        stacked = sparse.vstack([kept, fresh], format="csr")[np.asarray(order, dtype=np.int64)]
+        used = np.flatnonzero(np.diff(stacked.tocsc().indptr))
+        terms = sorted(vocab, key=vocab.__getitem__)
+        self.vocab = {terms[c]: i for i, c in enumerate(used)}
+        self._weigh(stacked[:, used].tocsc())
         return self
+
+    def _weigh(self, counts: sparse.csc_matrix) -> None:
+        """Derive the IDFs and the BM25 weight of every (passage, term) from the counts."""
+        counts.sort_indices()
+        n = counts.shape[0]
+        df = np.diff(counts.indptr).astype(np.float32)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+        avg = float(lengths.mean()) if n else 1.0
+        tf = counts.data.astype(np.float32)
+        rows = counts.indices
+        cols = np.repeat(np.arange(counts.shape[1]), np.diff(counts.indptr))
+        norm = self.k1 * (1 - self.b + self.b * lengths[rows] / max(avg, 1.0))
+        data = idf[cols] * tf * (self.k1 + 1) / (tf + norm)
+        self.counts = counts
+        self.idf_values = idf
+        self.weights = sparse.csc_matrix((data.astype(np.float32), rows, counts.indptr), shape=counts.shape)
 
     def idf(self, term: str) -> float:
         """The term's IDF, or the IDF of a term seen once when it is unknown."""
@@ -246,30 +293,31 @@ class BM25:
         return [(int(i), float(scores[i])) for i in top]
 
     def save(self, folder: Path) -> None:
-        """Write ``bm25.npz`` and ``bm25_vocab.json`` into ``folder``."""
-        w = self.weights
+        """Write ``bm25.npz`` (the counts) and ``bm25_vocab.json`` into ``folder``."""
+        c = self.counts
         np.savez(
             folder / "bm25.npz",
-            data=w.data,
-            indices=w.indices,
-            indptr=w.indptr,
-            shape=np.asarray(w.shape),
-            idf=self.idf_values,
+            counts=c.data.astype(np.uint16 if (c.data.max(initial=0) < 2**16) else np.float32),
+            indices=c.indices.astype(np.int32),
+            indptr=c.indptr.astype(np.int64),
+            shape=np.asarray(c.shape),
         )
-        meta = {"k1": self.k1, "b": self.b, "vocab": self.vocab}
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        meta = {"k1": self.k1, "b": self.b, "terms": terms}
         (folder / "bm25_vocab.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> BM25:
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote and derive the weights."""
         meta = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
         arrays = np.load(folder / "bm25.npz")
         bm25 = cls(k1=meta["k1"], b=meta["b"])
-        bm25.vocab = meta["vocab"]
-        bm25.idf_values = arrays["idf"]
-        bm25.weights = sparse.csc_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        bm25.vocab = {term: i for i, term in enumerate(meta["terms"])}
+        counts = sparse.csc_matrix(
+            (arrays["counts"].astype(np.float32), arrays["indices"], arrays["indptr"]),
+            shape=tuple(arrays["shape"]),
         )
-        if bm25.weights.shape[1] != len(bm25.vocab):
+        if counts.shape[1] != len(bm25.vocab):
             raise ValueError("BM25 vocabulary and matrix disagree")
+        bm25._weigh(counts)
         return bm25

@@ -5,12 +5,12 @@ Layout of ``index/``::
     CURRENT              name of the live generation folder (replaced atomically)
     g-<time>-<id>/       one complete index generation
         manifest.json    model, dimension, chunking, versions, counts, article hashes
-        passages.jsonl   one passage a line: article, paragraph, offsets, sentences, tokens
+        passages.jsonl   one passage a line: article, paragraph, offsets, sentences
         vectors.npy      float32 passage vectors, row i = passage id i
         sentences.npy    float16 vectors of the title-prefixed sentences (for quoting)
         sentence_hashes.json   the text hash of each sentence row (the embedding cache key)
         vectors.faiss    IndexIDMap over normalised inner product, ids = passage ids
-        bm25.npz, bm25_vocab.json
+        bm25.npz, bm25_vocab.json   passage × term counts (BM25 weights derive from them)
 
 A generation is written into a hidden temporary folder, fsynced, renamed into
 place, and only then named in ``CURRENT``: a reader sees the old index or the
@@ -36,7 +36,7 @@ from assistant.lexical import BM25
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
 _FILES = (
     "manifest.json",
@@ -64,7 +64,6 @@ class PassageRecord:
     text_hash: str
     sentences: tuple[tuple[int, int, int], ...]
     sentence_rows: tuple[int, ...]
-    tokens: tuple[str, ...]
 
 
 @dataclass
@@ -309,5 +308,4 @@ def load_index(root: Path) -> IndexData:
 def _passage_from_json(row: dict[str, Any]) -> PassageRecord:
     row["sentences"] = tuple(tuple(s) for s in row["sentences"])
     row["sentence_rows"] = tuple(row["sentence_rows"])
-    row["tokens"] = tuple(row["tokens"])
     return PassageRecord(**row)

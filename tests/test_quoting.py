@@ -29,10 +29,8 @@ def test_answer_type_matches_what_the_question_asks_for(question: str, text: str
 def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
     text = "中建三局成立临时党委。400余名党员郑重宣誓；重温入党誓词。"
     sentences = ((0, 11, 1), (11, 23, 1), (23, 30, 1))
-    passage = PassageRecord(
-        0, "a.txt", 0, 1, 0, len(text), text, "h", sentences, (0, 1, 2), tuple(tokenize(text))
-    )
-    bm25 = BM25().fit([passage.tokens])
+    passage = PassageRecord(0, "a.txt", 0, 1, 0, len(text), text, "h", sentences, (0, 1, 2))
+    bm25 = BM25().fit([tokenize(text)])
     question = "中建三局成立了什么组织？"
     # Sentence 0 points the way the question does; the others are e5's "unrelated" 0.8 away.
     vectors = np.asarray([[1.0, 0.0], [0.8, 0.6], [0.8, 0.6]], dtype=np.float16)

@@ -103,3 +103,18 @@ def test_prior_article_moves_its_passages_up(dated_retriever: Retriever) -> None
 def test_answer_to_an_impossible_filter_says_so(dated_retriever: Retriever) -> None:
     with pytest.raises(QuestionError, match="no article matches the filter"):
         Answerer(dated_retriever).ask("天津医疗队有多少名党员？", where=Filter(source="路透社"))
+
+
+def test_bm25_from_kept_rows_and_new_tokens_equals_a_fit_from_scratch(tmp_path) -> None:
+    a, b, c, d = (
+        tokenize(t) for t in ["火神山医院建设", "雷神山医院授旗", "天津医疗队出发", "山东医疗队出发"]
+    )
+    old = BM25().fit([a, b, c])
+    updated = BM25().from_rows([2, d, 0], old)  # keep c and a, drop b, add d
+    scratch = BM25().fit([c, d, a])
+    assert "授旗" not in updated.vocab  # only the dropped passage used it
+    assert set(updated.vocab) == set(scratch.vocab)
+    for query in (["医疗队", "出发"], ["火神", "医院"], ["山东"]):
+        assert np.allclose(updated.scores(query), scratch.scores(query))
+    updated.save(tmp_path)
+    assert np.allclose(BM25.load(tmp_path).scores(["医疗队"]), scratch.scores(["医疗队"]))
