@@ -84,3 +84,18 @@ def test_corpus_tab_uploads_pastes_updates_and_deletes(settings: Settings, tmp_p
     assert not any(
         q.article_id == "天津 医疗队.txt" for q in assistant.ask("天津医疗队有多少名党员？").quotes
     )
+
+
+def test_respond_applies_the_filter_panel(settings: Settings) -> None:
+    write_article(
+        settings.corpus_dir,
+        "b.txt",
+        "---\ntitle: 另一篇\nsource: 新华社\n---\n　　1月29日，中建三局雷神山医院项目指挥部成立临时党委，党员们重温入党誓词。\n",
+    )
+    respond = make_respond(make_assistant(settings))
+    only_b = respond("雷神山医院项目指挥部成立了什么组织？", [], "b.txt", None, "", "")
+    assert "《另一篇》" in only_b and "《建设雷神山》" not in only_b
+    by_source = respond("雷神山医院项目指挥部成立了什么组织？", [], None, "新华社", "", "")
+    assert "《另一篇》" in by_source and "新华社" in by_source
+    nothing = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, "2030", "")
+    assert "no article matches the filter" in nothing
