@@ -39,6 +39,7 @@ from assistant.store import (
     PassageRecord,
     build_faiss,
     check_compatible,
+    faiss_kind,
     load_index,
     save_index,
 )
@@ -185,7 +186,7 @@ def assemble(
         "model": embedder.model_id,
         "dimension": embedder.dim,
         "chunking": asdict(settings.chunk),
-        "faiss": "IndexIDMap(IndexFlatIP)",
+        "faiss": faiss_kind(len(records)),
         "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
         "versions": _versions(),
         "counts": {"articles": len(sources), "passages": len(records), "sentences": len(sentence_hashes)},
