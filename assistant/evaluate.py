@@ -78,7 +78,7 @@ def gold_passages(index: IndexData, question: Question, context: str) -> set[int
             start = context.find(text)
         if start >= 0:
             spans.append((start, start + len(text)))
-    own = [p for p in index.passages if p.article_id == question.article_id]
+    own = [index.passages[int(i)] for i in index.passages.rows_of({question.article_id})]
     inside = {p.id for p in own for s, e in spans if p.start <= s and e <= p.end}
     return inside or {p.id for p in own for s, e in spans if p.start < e and s < p.end}
 

@@ -37,6 +37,7 @@ from assistant.store import (
     FORMAT_VERSION,
     IndexData,
     PassageRecord,
+    PassageTable,
     build_faiss,
     check_compatible,
     faiss_kind,
@@ -194,7 +195,8 @@ def assemble(
         "articles": {s.article_id: s.meta for s in sources},
         "skipped": report.skipped + report.duplicates,
     }
-    return IndexData(manifest, records, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes)
+    table = PassageTable.from_records(records)
+    return IndexData(manifest, table, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes)
 
 
 def _passages(
@@ -206,7 +208,7 @@ def _passages(
     Kept articles bring their old records (renumbered) and put their vectors in the cache.
     """
     if old is not None:
-        cache.add([p.text_hash for p in old.passages], old.vectors, persist=False)
+        cache.add(old.passages.text_hashes(), old.vectors, persist=False)
         cache.add(old.sentence_hashes, old.sentence_vectors.astype(np.float32), persist=False)
     records: list[PassageRecord] = []
     sentence_hashes: list[str] = []

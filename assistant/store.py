@@ -5,7 +5,8 @@ Layout of ``index/``::
     CURRENT              name of the live generation folder (replaced atomically)
     g-<time>-<id>/       one complete index generation
         manifest.json    model, dimension, chunking, versions, counts, article hashes
-        passages.jsonl   one passage a line: article, paragraph, offsets, sentences
+        passages.npz     the passage table by column: article, paragraph, offsets, sentence spans
+        passages.txt     the passages' text, concatenated; passage_articles.json: article ids
         vectors.npy      float32 passage vectors, row i = passage id i
         sentences.npy    float16 vectors of the title-prefixed sentences (for quoting)
         sentence_hashes.json   the text hash of each sentence row (the embedding cache key)
@@ -25,9 +26,10 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -36,11 +38,13 @@ from assistant.lexical import BM25
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
 _FILES = (
     "manifest.json",
-    "passages.jsonl",
+    "passages.npz",
+    "passages.txt",
+    "passage_articles.json",
     "vectors.npy",
     "vectors.faiss",
     "sentences.npy",
@@ -66,12 +70,115 @@ class PassageRecord:
     sentence_rows: tuple[int, ...]
 
 
+class PassageTable(Sequence[PassageRecord]):
+    """The passage table held column by column: loading it is a few array reads, and a
+    :class:`PassageRecord` is only made for the rows that are looked at.
+
+    Stored as ``passages.npz`` (the integer columns, sentence spans and text hashes),
+    ``passages.txt`` (every passage's text, concatenated) and ``passage_articles.json``
+    (the article ids the ``article`` column points into).
+    """
+
+    def __init__(self, article_ids: list[str], text: str, columns: dict[str, np.ndarray]) -> None:
+        self.article_ids = article_ids
+        self.text = text
+        self.columns = columns
+        self.article = columns["article"]
+
+    @classmethod
+    def from_records(cls, records: Sequence[PassageRecord]) -> PassageTable:
+        ids: dict[str, int] = {}
+        spans = [s for r in records for s in r.sentences]
+        offsets = np.zeros(len(records) + 1, dtype=np.int64)
+        np.cumsum([len(r.text) for r in records], out=offsets[1:])
+        columns = {
+            "article": np.asarray([ids.setdefault(r.article_id, len(ids)) for r in records], dtype=np.int32),
+            "ordinal": np.asarray([r.ordinal for r in records], dtype=np.int32),
+            "paragraph": np.asarray([r.paragraph for r in records], dtype=np.int32),
+            "start": np.asarray([r.start for r in records], dtype=np.int64),
+            "end": np.asarray([r.end for r in records], dtype=np.int64),
+            "text_offsets": offsets,
+            "text_hash": np.asarray([r.text_hash for r in records], dtype="S40"),
+            "sentence_indptr": np.concatenate([[0], np.cumsum([len(r.sentences) for r in records])]).astype(
+                np.int64
+            ),
+            "sentence_spans": np.asarray(spans, dtype=np.int64).reshape(-1, 3),
+            "sentence_rows": np.asarray([x for r in records for x in r.sentence_rows], dtype=np.int64),
+        }
+        return cls(list(ids), "".join(r.text for r in records), columns)
+
+    def __len__(self) -> int:
+        return len(self.article)
+
+    @overload
+    def __getitem__(self, i: int) -> PassageRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[PassageRecord]: ...
+    def __getitem__(self, i: int | slice) -> PassageRecord | list[PassageRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        c = self.columns
+        a, b = int(c["sentence_indptr"][i]), int(c["sentence_indptr"][i + 1])
+        return PassageRecord(
+            id=i,
+            article_id=self.article_ids[int(self.article[i])],
+            ordinal=int(c["ordinal"][i]),
+            paragraph=int(c["paragraph"][i]),
+            start=int(c["start"][i]),
+            end=int(c["end"][i]),
+            text=self.text[int(c["text_offsets"][i]) : int(c["text_offsets"][i + 1])],
+            text_hash=c["text_hash"][i].decode("ascii"),
+            sentences=tuple(tuple(int(x) for x in span) for span in c["sentence_spans"][a:b]),  # type: ignore[misc]
+            sentence_rows=tuple(int(x) for x in c["sentence_rows"][a:b]),
+        )
+
+    def __iter__(self) -> Iterator[PassageRecord]:
+        return (self[i] for i in range(len(self)))
+
+    def rows_of(self, article_ids: set[str]) -> np.ndarray:
+        """The row numbers of the passages of these articles."""
+        wanted = [n for n, a in enumerate(self.article_ids) if a in article_ids]
+        return np.flatnonzero(np.isin(self.article, wanted))
+
+    def text_hashes(self) -> list[str]:
+        return [h.decode("ascii") for h in self.columns["text_hash"]]
+
+    def save(self, folder: Path) -> None:
+        with open(folder / "passages.npz", "wb") as handle:
+            np.savez(handle, **self.columns)
+        (folder / "passages.txt").write_text(self.text, encoding="utf-8")
+        (folder / "passage_articles.json").write_text(
+            json.dumps(self.article_ids, ensure_ascii=False), "utf-8"
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> PassageTable:
+        with np.load(folder / "passages.npz") as arrays:
+            columns = {name: arrays[name] for name in arrays.files}
+        ids = json.loads((folder / "passage_articles.json").read_text(encoding="utf-8"))
+        table = cls(ids, (folder / "passages.txt").read_text(encoding="utf-8"), columns)
+        n = len(table)
+        if (
+            len(columns["text_offsets"]) != n + 1
+            or int(columns["text_offsets"][-1]) != len(table.text)
+            or len(columns["sentence_indptr"]) != n + 1
+            or int(columns["sentence_indptr"][-1]) != len(columns["sentence_spans"])
+            or (n and int(table.article.max()) >= len(ids))
+        ):
+            raise ValueError("the passage table's columns disagree")
+        return table
+
+
 @dataclass
 class IndexData:
     """Everything one index generation holds, in memory."""
 
     manifest: dict[str, Any]
-    passages: list[PassageRecord]
+    passages: PassageTable
     vectors: np.ndarray
     faiss_index: Any
     bm25: BM25
@@ -79,7 +186,6 @@ class IndexData:
     sentence_hashes: list[str]
     folder: Path | None = None
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _article_passages: dict[str, list[PassageRecord]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.articles = self.manifest.get("articles", {})
@@ -93,7 +199,8 @@ class IndexData:
 
         Text between two passages that no passage holds (only ever blanks) reads as one space.
         """
-        passages = sorted(self._by_article().get(article_id, []), key=lambda p: p.start)
+        rows = self.passages.rows_of({article_id})
+        passages = sorted((self.passages[int(i)] for i in rows), key=lambda p: p.start)
         spans = [(a, b) for p in passages for a, b, para in p.sentences if para == paragraph]
         if not spans:
             return 0, ""
@@ -108,14 +215,6 @@ class IndexData:
             pieces.append(p.text[pos - p.start : min(last, p.end) - p.start])
             pos = min(last, p.end)
         return first, "".join(pieces)
-
-    def _by_article(self) -> dict[str, list[PassageRecord]]:
-        if self._article_passages is None:
-            grouped: dict[str, list[PassageRecord]] = {}
-            for p in self.passages:
-                grouped.setdefault(p.article_id, []).append(p)
-            self._article_passages = grouped
-        return self._article_passages
 
     def search_dense(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -203,9 +302,7 @@ def save_index(root: Path, data: IndexData) -> Path:
     name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
     tmp.mkdir()
-    names = [f.name for f in fields(PassageRecord)]  # shallow: asdict deep-copies every tuple
-    lines = (json.dumps({n: getattr(p, n) for n in names}, ensure_ascii=False) for p in data.passages)
-    _fsync_write(tmp / "passages.jsonl", "".join(line + "\n" for line in lines).encode("utf-8"))
+    data.passages.save(tmp)
     for fname, array, dtype in (
         ("vectors.npy", data.vectors, np.float32),
         ("sentences.npy", data.sentence_vectors, np.float16),
@@ -217,7 +314,7 @@ def save_index(root: Path, data: IndexData) -> Path:
     _fsync_write(tmp / "sentence_hashes.json", json.dumps(data.sentence_hashes).encode("utf-8"))
     faiss.write_index(data.faiss_index, str(tmp / "vectors.faiss"))
     data.bm25.save(tmp)
-    for fname in ("vectors.faiss", "bm25.npz", "bm25_vocab.json"):
+    for fname in _FILES[1:]:  # all but the manifest, written last
         with open(tmp / fname, "rb+") as handle:
             os.fsync(handle.fileno())
     manifest = dict(data.manifest)
@@ -305,8 +402,7 @@ def load_index(root: Path) -> IndexData:
             actual = (folder / fname).stat().st_size
             if actual != size:
                 raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
-        with open(folder / "passages.jsonl", encoding="utf-8") as handle:
-            passages = [_passage_from_json(json.loads(line)) for line in handle]
+        passages = PassageTable.load(folder)
         vectors = np.load(folder / "vectors.npy")
         sentence_vectors = np.load(folder / "sentences.npy")
         sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
@@ -323,15 +419,9 @@ def load_index(root: Path) -> IndexData:
         bm25.n_docs,
         manifest["counts"]["passages"],
     }
-    rows = max((r for p in passages for r in p.sentence_rows), default=-1)
+    rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
         raise IndexCorrupt(f"the index files in {folder} disagree on their counts; {REBUILD_HINT}")
     return IndexData(
         manifest, passages, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes, folder
     )
-
-
-def _passage_from_json(row: dict[str, Any]) -> PassageRecord:
-    row["sentences"] = tuple(tuple(s) for s in row["sentences"])
-    row["sentence_rows"] = tuple(row["sentence_rows"])
-    return PassageRecord(**row)

@@ -49,6 +49,7 @@ from assistant.store import (
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
     IndexData,
+    PassageTable,
     build_faiss,
     load_index,
     save_index,
@@ -109,7 +110,8 @@ def replicate(src: IndexData, n: int, rng: np.random.Generator) -> tuple[IndexDa
     timings["faiss build"] = time.perf_counter() - started
     counts = {"articles": len(articles), "passages": n, "sentences": len(hashes)}
     manifest = {**src.manifest, "articles": articles, "counts": counts}
-    return IndexData(manifest, records, vectors, faiss_index, bm25, sentence_vectors, hashes), timings
+    table = PassageTable.from_records(records)
+    return IndexData(manifest, table, vectors, faiss_index, bm25, sentence_vectors, hashes), timings
 
 
 def questions(src: IndexData, count: int, rng: np.random.Generator) -> list[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,14 @@ from assistant.config import Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from assistant.indexing import titled, update_index
 from assistant.service import Assistant
-from assistant.store import current_generation, load_index
+from assistant.store import (
+    PassageRecord,
+    PassageTable,
+    build_faiss,
+    current_generation,
+    faiss_kind,
+    load_index,
+)
 from tests.conftest import FakeEmbedder, write_article
 
 
@@ -59,7 +67,16 @@ def test_missing_index_says_how_to_build(settings: Settings) -> None:
 
 @pytest.mark.parametrize(
     "victim",
-    ["vectors.npy", "vectors.faiss", "passages.jsonl", "bm25.npz", "sentences.npy", "sentence_hashes.json"],
+    [
+        "vectors.npy",
+        "vectors.faiss",
+        "passages.npz",
+        "passages.txt",
+        "passage_articles.json",
+        "bm25.npz",
+        "sentences.npy",
+        "sentence_hashes.json",
+    ],
 )
 def test_truncated_file_is_reported_as_corrupt(built: Settings, victim: str) -> None:
     path = current_generation(built.index_dir) / victim
@@ -77,3 +94,37 @@ def test_garbage_manifest_is_reported_as_corrupt(built: Settings) -> None:
 def test_index_of_another_model_is_refused_with_the_fix(built: Settings, fake_embedder: FakeEmbedder) -> None:
     with pytest.raises(IndexMismatch, match="fake-bigram-hash.*index build --full"):
         Assistant(replace(built, model="other/model"), embedder=fake_embedder)
+
+
+def test_passage_table_round_trips_every_field(tmp_path: Path) -> None:
+    records = [
+        PassageRecord(
+            0, "甲 篇.txt", 0, 1, 4, 12, "第一句。第二句；", "a" * 40, ((4, 8, 1), (8, 12, 1)), (0, 1)
+        ),
+        PassageRecord(1, "乙.md", 0, 3, 0, 5, "短句子。\n", "b" * 40, ((0, 4, 3),), (2,)),
+        PassageRecord(2, "甲 篇.txt", 1, 2, 14, 20, "第三句😀。", "c" * 40, ((14, 20, 2),), (3,)),
+    ]
+    table = PassageTable.from_records(records)
+    table.save(tmp_path)
+    again = PassageTable.load(tmp_path)
+    assert list(again) == records and again[-1] == records[-1] and again[1:] == records[1:]
+    assert list(again.rows_of({"甲 篇.txt"})) == [0, 2] and again.text_hashes()[1] == "b" * 40
+    with pytest.raises(IndexError):
+        again[3]
+
+
+def test_faiss_index_is_exact_when_small_and_hnsw_when_large() -> None:
+    import faiss
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = build_faiss(vectors, hnsw_from=1000)
+    graph = build_faiss(vectors, hnsw_from=100)
+    assert isinstance(faiss.downcast_index(exact.index), faiss.IndexFlatIP)
+    assert isinstance(faiss.downcast_index(graph.index), faiss.IndexHNSWFlat)
+    assert faiss_kind(400, hnsw_from=1000) == "IndexIDMap(IndexFlatIP)"
+    assert faiss_kind(400, hnsw_from=100).startswith("IndexIDMap(IndexHNSWFlat(M=32")
+    _, truth = exact.search(vectors[:20], 5)
+    _, found = graph.search(vectors[:20], 5)
+    assert (truth[:, 0] == np.arange(20)).all() and (found[:, 0] == np.arange(20)).all()
