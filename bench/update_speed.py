@@ -3,6 +3,7 @@
 Usage::
 
     python bench/update_speed.py [--articles 700] [--out bench/out/update]
+    python bench/update_speed.py --again     # one more article into the index the last run left
 
 Builds an index over ``--articles`` People's Daily (1998) articles of ~1,500
 characters (≥ 5,000 passages at the default), then adds one more article and
@@ -15,6 +16,7 @@ model and jieba are loaded before timing, as they are in a running `serve`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -33,22 +35,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=700)
     parser.add_argument("--out", type=Path, default=Path("bench/out/update"))
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="Keep the index a previous run built and time one more article only.",
+    )
     args = parser.parse_args()
     corpus, index = args.out / "corpus", args.out / "index"
-    shutil.rmtree(args.out, ignore_errors=True)
-    write_corpus(corpus, args.articles)
     settings = Settings(corpus_dir=corpus, index_dir=index)
     embedder = Embedder(settings.model)
+    full = None
+    if not args.again:
+        shutil.rmtree(args.out, ignore_errors=True)
+        write_corpus(corpus, args.articles)
+        started = time.perf_counter()
+        full = update_index(settings, embedder, full=True, show_progress=True)
+        full_seconds = time.perf_counter() - started
+        print(
+            f"full build: {full.articles} articles, {full.passages} passages, {full.sentences} sentences, "
+            f"{full.embedded} texts embedded in {full_seconds:.1f}s"
+        )
 
-    started = time.perf_counter()
-    full = update_index(settings, embedder, full=True, show_progress=True)
-    full_seconds = time.perf_counter() - started
-    print(
-        f"full build: {full.articles} articles, {full.passages} passages, {full.sentences} sentences, "
-        f"{full.embedded} texts embedded in {full_seconds:.1f}s"
-    )
-
-    [new] = write_corpus(corpus, 1, skip=args.articles + 50)
+    # An article not in the corpus yet (a file is pd-<its number>.txt).
+    skip = next(n for n in itertools.count(args.articles + 50) if not (corpus / f"pd-{n:05}.txt").exists())
+    [new] = write_corpus(corpus, 1, skip=skip)
     article = read_article(new, corpus)
     passages = chunk_article(article, settings.chunk)
     texts = [p.text for p in passages]
@@ -70,7 +80,8 @@ def main() -> None:
     print(f"update: {update_seconds:.2f}s ({report.summary()})")
     print(f"update overhead beyond embedding: {update_seconds - embed_seconds:.2f}s")
     print("update stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in report.stages.items()))
-    print("full build stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full.stages.items()))
+    if full is not None:
+        print("full build stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full.stages.items()))
 
 
 if __name__ == "__main__":
