@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 from assistant.answer import Answer, Answerer
@@ -10,7 +11,7 @@ from assistant.config import Settings
 from assistant.errors import IndexNotFound
 from assistant.indexing import BuildReport, EmbedderLike, Progress, update_index
 from assistant.retrieval import Filter, Mode, Retriever
-from assistant.store import check_compatible, load_index, read_manifest
+from assistant.store import IndexData, check_compatible, load_index, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,13 @@ class Assistant:
                 self.embedder = embedder or make_embedder(settings)
                 update_index(settings, self.embedder, show_progress=True)
         check_compatible(read_manifest(settings.index_dir), settings.model, asdict(settings.chunk))
-        self.embedder = embedder or getattr(self, "embedder", None) or make_embedder(settings)
-        self.answerer = self._load()
+        # Read the index while the model loads: both take seconds, and the index is mostly file I/O.
+        with ThreadPoolExecutor(1) as pool:
+            index = pool.submit(load_index, settings.index_dir)
+            self.embedder = embedder or getattr(self, "embedder", None) or make_embedder(settings)
+            self.answerer = self._answerer(index.result())
 
-    def _load(self) -> Answerer:
-        index = load_index(self.settings.index_dir)
+    def _answerer(self, index: IndexData) -> Answerer:
         check_compatible(index.manifest, self.embedder.model_id, asdict(self.settings.chunk))
         return Answerer(Retriever(index, self.embedder), max_question_chars=self.settings.max_question_chars)
 
@@ -74,5 +77,5 @@ class Assistant:
             IndexBusy: another update is running.
         """
         report = update_index(self.settings, self.embedder, full=full, progress=progress)
-        self.answerer = self._load()
+        self.answerer = self._answerer(load_index(self.settings.index_dir))
         return report

@@ -5,6 +5,7 @@ Usage::
     python bench/update_speed.py             # once: a real 7.9k-passage People's Daily index
     pip install bm25s                        # the lexical baseline
     python bench/scale.py [--source bench/out/update/index] [--tiers 1000 10000 100000]
+    python bench/scale.py --serve-only 3     # just serve's start-up, on the tiers already built
 
 Embedding 100k passages with the default model takes hours on 2 cores, so the
 tiers are made from one real index (People's Daily 1998, e5 vectors) taken
@@ -178,7 +179,18 @@ def main() -> None:
     parser.add_argument("--tiers", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--out", type=Path, default=Path("bench/out/scale"))
+    parser.add_argument(
+        "--serve-only",
+        type=int,
+        metavar="N",
+        help="Only time `assistant serve` to its first answer, N times, on the largest tier already built.",
+    )
     args = parser.parse_args()
+    if args.serve_only:
+        largest = args.out / f"tier-{args.tiers[-1]}"
+        runs = [serve_first_answer(largest, args.corpus) for _ in range(args.serve_only)]
+        print("`assistant serve` to its first answer: " + ", ".join(f"{r:.1f} s" for r in runs))
+        return
     import bm25s
     import faiss
 
