@@ -65,9 +65,9 @@ class Filter:
     def mask(self, index: IndexData) -> np.ndarray:
         """A boolean mask over the index's passages: True where the passage may be returned."""
         ok = {a for a, meta in index.articles.items() if self.matches(a, meta)}
-        return np.fromiter(
-            (p.article_id in ok for p in index.passages), dtype=bool, count=len(index.passages)
-        )
+        mask = np.zeros(len(index.passages), dtype=bool)
+        mask[index.passages.rows_of(ok)] = True
+        return mask
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,9 @@ class Retriever:
             ranking = fuse(dense, lexical, self.weights)
         if prior_article and prior_weight:
             bonus = prior_weight / (self.weights.k + 1)
+            favoured = set(self.index.passages.rows_of({prior_article}).tolist())
             ranking = sorted(
-                (
-                    (pid, score + bonus * (self.index.passages[pid].article_id == prior_article))
-                    for pid, score in ranking
-                ),
+                ((pid, score + bonus * (pid in favoured)) for pid, score in ranking),
                 key=lambda item: (-item[1], item[0]),
             )
         dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, 1)}
