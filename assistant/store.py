@@ -403,8 +403,9 @@ def load_index(root: Path) -> IndexData:
             if actual != size:
                 raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
         passages = PassageTable.load(folder)
-        vectors = np.load(folder / "vectors.npy")
-        sentence_vectors = np.load(folder / "sentences.npy")
+        # Mapped, not read: pages load as searches touch them, and serve starts sooner.
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
         sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
         faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
         bm25 = BM25.load(folder)
