@@ -303,22 +303,16 @@ def save_index(root: Path, data: IndexData) -> Path:
     tmp = root / f".tmp-{name}"
     tmp.mkdir()
     data.passages.save(tmp)
-    for fname, array, dtype in (
-        ("vectors.npy", data.vectors, np.float32),
-        ("sentences.npy", data.sentence_vectors, np.float16),
-    ):
-        with open(tmp / fname, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array, dtype=dtype))
-            handle.flush()
-            os.fsync(handle.fileno())
-    _fsync_write(tmp / "sentence_hashes.json", json.dumps(data.sentence_hashes).encode("utf-8"))
+    np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))
+    np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
+    (tmp / "sentence_hashes.json").write_text(json.dumps(data.sentence_hashes), encoding="utf-8")
     faiss.write_index(data.faiss_index, str(tmp / "vectors.faiss"))
     data.bm25.save(tmp)
-    for fname in _FILES[1:]:  # all but the manifest, written last
+    for fname in _FILES[1:]:  # every file but the manifest, which is written last
         with open(tmp / fname, "rb+") as handle:
             os.fsync(handle.fileno())
     manifest = dict(data.manifest)
-    manifest["files"] = {f: (tmp / f).stat().st_size for f in _FILES if f != "manifest.json"}
+    manifest["files"] = {f: (tmp / f).stat().st_size for f in _FILES[1:]}
     _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     _fsync_dir(tmp)
     final = root / name
