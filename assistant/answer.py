@@ -187,7 +187,8 @@ class Answerer:
             QuestionError: the question is empty or too long.
         """
         question = clean_question(question, self.max_question_chars)
-        if where and not where.mask(self.retriever.index).any():
+        articles = self.retriever.index.articles
+        if where and not any(where.matches(a, meta) for a, meta in articles.items()):
             raise QuestionError(f"没有文章符合筛选条件（no article matches the filter: {where}）")
         terms = tokenize(question)
         vector = self.retriever.embed_question(question)
