@@ -215,15 +215,11 @@ class BM25:
         else:
             kept = sparse.csr_matrix((0, width), dtype=np.float32)
         # Rows of [kept; fresh] in the order asked for.
-        order, k, f = [], 0, len(old_rows)
-        for doc in rows:
-            if isinstance(doc, int):
-                order.append(k)
-                k += 1
-            else:
-                order.append(f)
-                f += 1
-        stacked = sparse.vstack([kept, fresh], format="csr")[np.asarray(order, dtype=np.int64)]
+        is_old = np.fromiter((isinstance(doc, int) for doc in rows), dtype=bool, count=len(rows))
+        order = np.empty(len(rows), dtype=np.int64)
+        order[is_old] = np.arange(len(old_rows))
+        order[~is_old] = len(old_rows) + np.arange(new_count)
+        stacked = sparse.vstack([kept, fresh], format="csr")[order]
         used = np.flatnonzero(np.diff(stacked.tocsc().indptr))
         terms = sorted(vocab, key=vocab.__getitem__)
         self.vocab = {terms[c]: i for i, c in enumerate(used)}
