@@ -160,17 +160,17 @@ def run_update(assistant: Assistant, progress: Any = None) -> str:
             progress(done / max(total, 1), desc=f"向量化 {done}/{total}")
 
     try:
-        result = assistant.update(progress=report)
+        r = assistant.update(progress=report)
     except AssistantError as exc:
         return f"更新失败：{exc}"
-    r = result
+    skipped = r.skipped + r.duplicates
     lines = [
         f"索引已更新：新增 {len(r.added)} 篇，修改 {len(r.changed)} 篇，删除 {len(r.removed)} 篇，"
-        f"未变 {len(r.unchanged)} 篇，跳过 {len(r.skipped) + len(r.duplicates)} 篇；"
+        f"未变 {len(r.unchanged)} 篇，跳过 {len(skipped)} 篇；"
         f"现有 {r.articles} 篇文章、{r.passages} 个段落（新向量化 {r.embedded} 段文本，"
         f"复用 {r.reused} 段），用时 {r.seconds:.1f} 秒。"
     ]
-    lines += [f"- 跳过：{reason}" for reason in result.skipped + result.duplicates]
+    lines += [f"- 跳过：{reason}" for reason in skipped]
     return "\n".join(lines)
 
 
@@ -235,16 +235,18 @@ def build_app(assistant: Assistant) -> Any:
             with gr.Row():
                 update = gr.Button("更新索引", variant="primary")
                 choice = gr.Dropdown(
-                    choices=[row[0] for row in article_rows(assistant)], label="选择要删除的文章", scale=2
+                    choices=sorted(assistant.answerer.retriever.index.articles),
+                    label="选择要删除的文章",
+                    scale=2,
                 )
                 delete = gr.Button("删除并更新索引", variant="stop")
             status = gr.Markdown()
 
             def refresh() -> tuple[Any, ...]:
-                ids = [row[0] for row in article_rows(assistant)]
+                rows = article_rows(assistant)
                 return (
-                    article_rows(assistant),
-                    gr.update(choices=ids, value=None),
+                    rows,
+                    gr.update(choices=[row[0] for row in rows], value=None),
                     header(assistant),
                     gr.update(choices=article_choices(assistant)),
                     gr.update(choices=sources(assistant)),
@@ -263,11 +265,12 @@ def build_app(assistant: Assistant) -> Any:
                 outputs=status,
                 api_name=False,
             )
+            refreshed = [table, choice, title, only_article, only_source]
             update.click(do_update, outputs=status, api_name=False).then(
-                refresh, outputs=[table, choice, title, only_article, only_source], api_name=False
+                refresh, outputs=refreshed, api_name=False
             )
             delete.click(do_delete, inputs=choice, outputs=status, api_name=False).then(
-                refresh, outputs=[table, choice, title, only_article, only_source], api_name=False
+                refresh, outputs=refreshed, api_name=False
             )
     return demo
 
