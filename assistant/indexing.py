@@ -164,7 +164,7 @@ def assemble(
 ) -> IndexData:
     """Passages, vectors and BM25 for the sources; embeds only what no cache holds."""
     with report.stage("chunk"):
-        records, sentence_hashes, texts, bm25_rows = _passages(sources, settings, old, cache)
+        records, sentence_hashes, texts, bm25_rows = collect_passages(sources, settings, old, cache)
     missing = [(h, t) for h, t in texts.items() if h not in cache]
     with report.stage("embed"):
         embed_all(missing, embedder, cache, show_progress, progress)
@@ -199,7 +199,7 @@ def assemble(
     return IndexData(manifest, table, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes)
 
 
-def _passages(
+def collect_passages(
     sources: list[_Source], settings: Settings, old: IndexData | None, cache: EmbeddingCache
 ) -> tuple[list[PassageRecord], list[str], dict[str, str], list[int | list[str]]]:
     """The passage records and sentence rows of the new index, every text they need embedded,
