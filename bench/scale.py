@@ -12,9 +12,9 @@ tiers are made from one real index (People's Daily 1998, e5 vectors) taken
 cyclically: copy k of a passage belongs to article ``<id>#k`` and its vectors
 are jittered (Gaussian, σ = 0.02, renormalised) so FAISS sees distinct
 points. That measures speed and size faithfully; it says nothing about
-quality, which is why the HNSW recall below is measured on the real vectors
-only. Questions are the opening clauses of random source sentences, embedded
-by the real model at query time.
+quality, which is why HNSW recall is measured on real vectors only, by
+bench/hnsw_recall.py. Questions are the opening clauses of random source
+sentences, embedded by the real model at query time.
 
 Per tier: BM25 refit from the kept rows' counts (what an update pays), FAISS build, save,
 bytes on disk per passage; a fresh process's load time and resident memory;
@@ -31,7 +31,6 @@ import json
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -47,8 +46,6 @@ from assistant.embedding import Embedder
 from assistant.lexical import BM25, tokenize
 from assistant.retrieval import Retriever, fuse
 from assistant.store import (
-    HNSW_EF_CONSTRUCTION,
-    HNSW_M,
     IndexData,
     PassageTable,
     build_faiss,
@@ -301,33 +298,6 @@ def main() -> None:
         f"\n`assistant serve` at {args.tiers[-1]:,} passages: first answer {serve_seconds:.1f} s after start"
     )
     print(f"(fresh-process RSS of the imports alone: {base_rss:.0f} MB)")
-
-    real = np.concatenate([src.vectors, src.sentence_vectors.astype(np.float32)])
-    recall_questions = questions(src, 200, np.random.default_rng(11))
-    query_vectors = np.stack([retriever._embed_question(q) for q in recall_questions]).astype(np.float32)
-    exact = faiss.IndexFlatIP(real.shape[1])
-    exact.add(real)
-    started = time.perf_counter()
-    _, truth = exact.search(query_vectors, 10)
-    exact_ms = (time.perf_counter() - started) * 1000 / len(query_vectors)
-    print(f"\nHNSW against exact search: {len(real):,} real e5 vectors, {len(query_vectors)} real questions")
-    print("| M | efConstruction | build s | efSearch | recall@10 | ms/query | exact ms/query |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for m, ef_construction in ((32, 80), (HNSW_M, HNSW_EF_CONSTRUCTION)):
-        hnsw = faiss.IndexHNSWFlat(real.shape[1], m, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = ef_construction
-        started = time.perf_counter()
-        hnsw.add(real)
-        build = time.perf_counter() - started
-        for ef in (128, 256, 512, 1024):
-            hnsw.hnsw.efSearch = ef
-            started = time.perf_counter()
-            _, found = hnsw.search(query_vectors, 10)
-            elapsed = (time.perf_counter() - started) * 1000 / len(query_vectors)
-            recall = statistics.mean(len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True))
-            print(
-                f"| {m} | {ef_construction} | {build:.1f} | {ef} | {recall:.4f} | {elapsed:.2f} | {exact_ms:.2f} |"
-            )
 
 
 if __name__ == "__main__":
