@@ -2,9 +2,9 @@
 
 Usage::
 
-    python bench/update_speed.py --articles 1100 --out bench/out/update-1100   # 57k vectors
-    python bench/inews.py                                                      # 46.7k vectors
-    python bench/hnsw_recall.py [--index bench/out/update-1100/index] [--cache bench/out/inews/index]
+    python bench/build_overhead.py    # a real 12.4k-passage People's Daily index: ~57k vectors
+    python bench/inews.py             # 46.7k inews passage vectors, in its embedding cache
+    python bench/hnsw_recall.py [--index bench/out/build-overhead/index] [--cache bench/out/inews/index]
 
 Vectors come from built indexes (passage and sentence vectors) and from the
 embedding caches of index folders (what ``bench/inews.py`` embeds), duplicates
@@ -33,7 +33,7 @@ from assistant.store import HNSW_EF_CONSTRUCTION, HNSW_M, load_index
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--index", type=Path, nargs="+", default=[Path("bench/out/update-1100/index")])
+    parser.add_argument("--index", type=Path, nargs="+", default=[Path("bench/out/build-overhead/index")])
     parser.add_argument("--cache", type=Path, nargs="*", default=[Path("bench/out/inews/index")])
     parser.add_argument("--questions", type=int, default=200, help="Questions of each kind.")
     args = parser.parse_args()
