@@ -12,7 +12,7 @@ article's body (not its headline) as a file.
 The index is built with the assistant's own reading, duplicate detection,
 chunking, BM25 and FAISS, but only passages are embedded: retrieval reads no
 sentence vectors (they serve quote selection, which this task does not score),
-and the 177k sentences would add ~1.7 h of encoding to the 46.6k passages'
+and the 177k sentences would add ~1.7 h of encoding to the 46.7k passages'
 ~1.7 h. Vectors go to the index folder's embedding cache one batch at a time, so
 a killed run continues where it stopped, and a later ``assistant index build``
 of the same folder reuses them.
