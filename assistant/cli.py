@@ -106,7 +106,7 @@ def run_update(settings: Settings, full: bool) -> None:
     for reason in report.skipped + report.duplicates:
         click.echo(f"  skipped: {reason}", err=True)
     click.echo(report.summary())
-    click.echo("time: " + ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in report.stages.items()))
+    click.echo(f"time: {report.timing()}")
     click.echo(f"index: {report.folder}")
     if not report.articles:
         click.echo(

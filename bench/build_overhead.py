@@ -49,7 +49,7 @@ def main() -> None:
     tokenize("预热")  # jieba's dictionary, loaded once per process in any build
     report = update_index(grown, embedder, show_progress=True)
     print(f"grown by {args.add} articles: {report.summary()}; {report.embedded} texts embedded")
-    print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
+    print(f"stages: {report.timing()}")
 
     index = load_index(grown.index_dir)
     fresh = Settings(corpus_dir=grown.corpus_dir, index_dir=args.out / "rebuilt")
@@ -63,7 +63,7 @@ def main() -> None:
         f"\nfull build, every vector cached: {rebuilt.articles} articles, {rebuilt.passages} passages, "
         f"{rebuilt.sentences} sentences, {rebuilt.embedded} texts embedded, {seconds:.1f} s"
     )
-    print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in rebuilt.stages.items()))
+    print(f"stages: {rebuilt.timing(2)}")
 
 
 if __name__ == "__main__":

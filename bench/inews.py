@@ -77,7 +77,7 @@ def retrieval_index(settings: Settings, embedder: Embedder) -> IndexData:
         vectors = np.stack([cache.vectors[r.text_hash] for r in records]).astype(np.float32)
         bm25 = BM25().from_rows(bm25_rows, None)
         faiss_index = build_faiss(vectors)
-    print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
+    print(f"stages: {report.timing()}")
     print(f"{len(report.duplicates)} duplicates indexed once, {len(report.skipped)} skipped")
     manifest = {"model": embedder.model_id, "articles": {s.article_id: s.meta for s in sources}}
     sentences = np.zeros((0, embedder.dim), dtype=np.float16)

@@ -79,9 +79,9 @@ def main() -> None:
     print(f"embedding them alone: {embed_seconds:.2f}s")
     print(f"update: {update_seconds:.2f}s ({report.summary()})")
     print(f"update overhead beyond embedding: {update_seconds - embed_seconds:.2f}s")
-    print("update stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in report.stages.items()))
+    print(f"update stages: {report.timing(2)}")
     if full is not None:
-        print("full build stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full.stages.items()))
+        print(f"full build stages: {full.timing()}")
 
 
 if __name__ == "__main__":
