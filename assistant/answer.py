@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.errors import QuestionError
 from assistant.lexical import tokenize
-from assistant.quoting import Candidate, answerable_probability, build_candidates
+from assistant.quoting import MODELS, Candidate, answerable_probability, build_candidates
 from assistant.retrieval import Filter, Hit, Mode, Retriever
 
 # Pronouns and demonstratives, words that open a continuation, and a closing 呢.
@@ -46,7 +46,7 @@ class AnswerSettings:
     of the first quote's (that cut cost 0.001 of answer-in-quote@3 on CMRC).
     """
 
-    abstain_below: float = 0.4
+    abstain_below: float = MODELS.abstain_below
     min_quote: float = 0.02
     passages: int = 8
     quotes: int = 4
@@ -87,6 +87,7 @@ class Answer:
     quotes: list[Quote] = field(default_factory=list)
     confidence: str = "无"
     carried_terms: list[str] = field(default_factory=list)
+    answerable: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object."""
@@ -97,6 +98,7 @@ class Answer:
             "quotes": [{**asdict(q), "citation": q.citation} for q in self.quotes],
             "confidence": self.confidence,
             "carried_terms": self.carried_terms,
+            "answerable": round(self.answerable, 4),
         }
 
 
@@ -213,7 +215,23 @@ class Answerer:
         where: Filter | None,
     ) -> Answer:
         """Retrieve with the question's terms and vector (plus what a follow-up carried), then quote."""
-        hits = self.retriever.search(
+        hits = self.retrieve(question, terms, vector, carried, prior, mode, where)
+        candidates = self.candidates(question, hits, vector, terms + list(carried))
+        return self.compose(question, candidates, list(carried))
+
+    def retrieve(
+        self,
+        question: str,
+        terms: list[str],
+        vector: np.ndarray,
+        carried: dict[str, float] | None = None,
+        prior: str | None = None,
+        mode: Mode = "hybrid",
+        where: Filter | None = None,
+    ) -> list[Hit]:
+        """The passages the quotes are chosen from, best first."""
+        carried = carried or {}
+        return self.retriever.search(
             question,
             k=max(self.weights.passages, 10),
             mode=mode,
@@ -224,8 +242,6 @@ class Answerer:
             prior_article=prior,
             prior_weight=self.follow_up.prior,
         )
-        candidates = self.candidates(question, hits, vector, terms + list(carried))
-        return self.compose(question, candidates, list(carried))
 
     def _carry(
         self,
@@ -259,13 +275,19 @@ class Answerer:
             prior = last.quotes[0].article_id if last.answered else None
         return combined, carried, prior
 
-    def compose(self, question: str, candidates: list[Candidate], carried: list[str]) -> Answer:
-        """Rank candidates, decide whether to answer, and render the reply."""
+    def compose(
+        self, question: str, candidates: list[Candidate], carried: list[str], abstain: bool = True
+    ) -> Answer:
+        """Rank candidates, decide whether to answer, and render the reply.
+
+        With ``abstain`` False the best candidates are quoted whatever the
+        answerability model says (evaluation measures both).
+        """
         w = self.weights
         scored = sorted(((c.probability(), c) for c in candidates), key=lambda pair: -pair[0])
-        answerable = answerable_probability(candidates, scored[0][0] if scored else 0.0)
-        if answerable < w.abstain_below:
-            return Answer(question, False, render_abstention(question), [], "无", carried)
+        answerable = answerable_probability(question, candidates, scored[0][0] if scored else 0.0)
+        if not scored or (abstain and answerable < w.abstain_below):
+            return Answer(question, False, render_abstention(question), [], "无", carried, answerable)
         chosen: list[tuple[float, Candidate]] = []
         for probability, c in scored:
             if len(chosen) == w.quotes or (chosen and probability < max(w.min_quote, scored[0][0] / 10)):
@@ -299,19 +321,18 @@ class Answerer:
             )
         confidence = confidence_label(quotes[0].score)
         rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text)
-        return Answer(question, True, rendered, quotes, confidence, carried)
+        return Answer(question, True, rendered, quotes, confidence, carried, answerable)
 
 
 def confidence_label(top_quote: float) -> str:
     """高 / 中 / 低 from the first quote's probability of holding the answer.
 
-    On CMRC 2018 the first quote held the answer for about 90% of questions
-    labelled 高 (probability ≥ 0.7), 76% of 中 (0.3–0.7) and 54% of 低.
+    The thresholds are in quote_model.json; docs/benchmarks.md gives how often a first
+    quote of each label held the answer, by question style.
     """
-    if top_quote >= 0.7:
-        return "高"
-    if top_quote >= 0.3:
-        return "中"
+    for label, threshold in MODELS.confidence.items():
+        if top_quote >= threshold:
+            return label
     return "低"
 
 

@@ -221,8 +221,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
 @click.option(
     "--dataset",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SQuAD-format JSON, e.g. ../shared/datasets/cmrc2018/cmrc2018_trial.json",
+    type=click.Path(exists=True, path_type=Path),
+    help="SQuAD-format JSON (e.g. ../shared/datasets/cmrc2018/cmrc2018_trial.json), or natural "
+    "questions: a folder with questions.jsonl and articles/ (e.g. ../shared/datasets/natural-news), "
+    "or such a JSONL with --corpus",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--limit", type=int, help="Only the first N questions.")
@@ -245,14 +247,30 @@ def eval_command(
     keep_index: Path | None,
     dump_candidates: Path | None,
 ) -> None:
-    """Measure retrieval and quoting on a SQuAD-format dataset.
+    """Measure retrieval and quoting on a SQuAD-format or natural-question dataset.
 
     \b
     assistant eval --dataset ../shared/datasets/cmrc2018/cmrc2018_trial.json
     assistant eval --dataset data.json --json --limit 100
+    assistant eval --dataset ../shared/datasets/natural-news
+    assistant eval --dataset my-questions.jsonl --corpus my-articles/ --json
     """
-    from assistant.evaluate import METRICS, evaluate
     from assistant.service import make_embedder
+
+    if dataset.is_dir() or dataset.suffix.lower() == ".jsonl":
+        from assistant.eval_natural import evaluate_natural
+
+        given = click.get_current_context().get_parameter_source("corpus_dir")
+        corpus = settings.corpus_dir if given == click.core.ParameterSource.COMMANDLINE else None
+        result = evaluate_natural(
+            dataset, make_embedder(settings), settings, corpus, keep_index, limit, dump_candidates
+        )
+        if as_json:
+            emit_json(result)
+        else:
+            print_natural(result)
+        return
+    from assistant.evaluate import METRICS, evaluate
 
     result = evaluate(
         dataset, make_embedder(settings), settings, index_dir=keep_index, limit=limit, dump=dump_candidates
@@ -264,6 +282,37 @@ def eval_command(
     click.echo(f"{'':8}" + "".join(f"{m:>19}" for m in METRICS))
     for mode in ("hybrid", "bm25", "dense"):
         click.echo(f"{mode:8}" + "".join(f"{result[mode][m]:>19.4f}" for m in METRICS))
+
+
+def print_natural(result: dict[str, Any]) -> None:
+    """The natural-question figures as a table, one style a row."""
+    click.echo(f"{'style':<14}{'n':>5}{'quote@1':>9}{'quote@3':>9}{'answered':>10}{'refused':>9}")
+    for style, m in result["styles"].items():
+        if "refused" in m:
+            click.echo(f"{style:<14}{m['n']:>5}{'':>28}{m['refused']:>9.3f}")
+        else:
+            click.echo(
+                f"{style:<14}{m['n']:>5}{m['answer_in_quote@1']:>9.3f}"
+                f"{m['answer_in_quote@3']:>9.3f}{m['answered']:>10.3f}"
+            )
+    a, abst = result["answerable"], result["abstention"]
+    click.echo(
+        f"{'answerable':<14}{a['n']:>5}{a['answer_in_quote@1']:>9.3f}{a['answer_in_quote@3']:>9.3f}"
+        f"{a['answered']:>10.3f}"
+    )
+    click.echo(
+        f"without refusals the first quote holds the answer for {a['unrefused_quote@1']:.3f}; "
+        f"an answer is among the passages quoted from for {a['retrieved']:.3f}"
+    )
+    lost = a["lost_in"]
+    click.echo(
+        f"misses lost in retrieval {lost['retrieval']}, sentence choice {lost['sentence']}, "
+        f"abstention {lost['abstention']}"
+    )
+    click.echo(
+        f"refusals: precision {abst['precision']:.3f}, recall {abst['recall']:.3f} "
+        f"over {abst['negatives']} negatives"
+    )
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ def candidate_row(candidate: Candidate, answers: list[str]) -> dict[str, Any]:
         "start": candidate.start,
         "end": candidate.end,
         "has_answer": any(a in candidate.text for a in answers),
+        "text": candidate.text,
     }
 
 
@@ -163,6 +164,8 @@ def evaluate(
                         json.dumps(
                             {
                                 "id": q.id,
+                                "question": q.text,
+                                "answerable": True,
                                 "article_id": q.article_id,
                                 "candidates": [candidate_row(c, answers) for c in candidates],
                                 "unanswerable": [candidate_row(c, answers) for c in unanswerable],

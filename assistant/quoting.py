@@ -10,49 +10,142 @@ CMRC 2018 trial set with two-fold cross-validation by ``bench/tune_quotes.py``
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from assistant.lexical import BM25, bigrams_of, tokenize
 from assistant.retrieval import Hit
 
-# Fitted by bench/tune_quotes.py on CMRC 2018 (see docs/benchmarks.md).
-QUOTE_INTERCEPT = -11.722
-QUOTE_WEIGHTS = {
-    "words": 2.335,
-    "bigrams": -7.197,
-    "dense": 32.433,
-    "prior": 1.988,
-    "before": -0.446,
-    "after": 0.28,
-    "novelty": 1.952,
-    "answer_type": 1.33,
-    "pair": -0.019,
-    "length": 1.188,
-    "words_local": -0.784,
-    "bigrams_local": 14.894,
-    "before_local": -0.851,
-    "after_local": -2.444,
-}
-FEATURES = tuple(QUOTE_WEIGHTS)
-# The answerable model reads the question-level evidence: the top quote's
-# probability, and the best word overlap, bigram overlap and e5 similarity.
-ANSWERABLE_INTERCEPT = -12.671
-ANSWERABLE_WEIGHTS = {"top_quote": 2.642, "words": 7.324, "bigrams": -0.215, "dense": 87.712}
+MODEL_FILE = Path(__file__).with_name("quote_model.json")
 
-
-_NUMBER_Q = re.compile(
-    r"多少|几[个名位次年岁天种项座条人]?|多[大长高远重久深宽]|百分|比例|数量|人口|面积|排名"
+# The weights of both models live in quote_model.json, written by bench/tune_quotes.py
+# (figures in docs/benchmarks.md). FEATURES names the candidate features, in order.
+FEATURES = (
+    "words",
+    "bigrams",
+    "dense",
+    "prior",
+    "before",
+    "after",
+    "novelty",
+    "answer_type",
+    "pair",
+    "length",
+    "words_local",
+    "bigrams_local",
+    "before_local",
+    "after_local",
+    "dense_gap",
+    "dense_first",
+    "asks",
+    "reason",
+    "foreign_dense",
+    "unit",
 )
-_TIME_Q = re.compile(r"何时|什么时候|哪一?年|哪一?天|几月|几日|时间|年代|日期|世纪|多久")
-_WHO_Q = re.compile(r"谁|哪位|什么人|哪个人")
-_PLACE_Q = re.compile(r"哪里|哪儿|何处|什么地方|哪个国家|哪个城市|位于|在哪")
+UNIT = FEATURES.index("unit")
+# The answerability model reads the question-level evidence: the top quote's
+# probability, the best word overlap, bigram overlap and e5 similarity of any
+# candidate, and whether the question is written in a script the articles are not.
+EVIDENCE = ("top_quote", "words", "bigrams", "dense", "foreign", "unit")
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """``1 / (1 + exp(-(intercept + Σ weights[name] · features[name])))``."""
+
+    intercept: float
+    weights: dict[str, float]
+
+    def __call__(self, features: Sequence[float]) -> float:
+        return logistic(self.intercept, self.weights.values(), features)
+
+
+@dataclass(frozen=True)
+class QuoteModels:
+    """The fitted quote and answerability models, and the calibration that reads them."""
+
+    quote: LogisticModel
+    answerable: LogisticModel
+    abstain_below: float
+    confidence: dict[str, float]
+
+
+def load_models(path: Path = MODEL_FILE) -> QuoteModels:
+    """The models in ``quote_model.json``, checked against the features this code computes."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    quote = LogisticModel(float(data["quote"]["intercept"]), dict(data["quote"]["weights"]))
+    answerable = LogisticModel(float(data["answerable"]["intercept"]), dict(data["answerable"]["weights"]))
+    if tuple(quote.weights) != FEATURES or tuple(answerable.weights) != EVIDENCE:
+        raise ValueError(f"{path} was fitted for other features; refit it with bench/tune_quotes.py")
+    return QuoteModels(quote, answerable, float(data["abstain_below"]), dict(data["confidence"]))
+
+
+MODELS = load_models()
+
+
+# What the question asks for, in Chinese or English. English questions get the Chinese quote,
+# so the answer type is read from the question words of either language.
+_NUMBER_Q = re.compile(
+    r"多少|几[个名位次年岁天种项座条人级]?|多[大长高远重久深宽]|百分|比例|数量|人口|面积|排名"
+    r"|\bhow (?:many|much|long|old|large|big|far|high|tall)\b|\bwhat (?:percentage|proportion|number)\b",
+    re.I,
+)
+_TIME_Q = re.compile(
+    r"何时|什么时候|哪一?年|哪一?天|几月|几日|时间|年代|日期|世纪|多久"
+    r"|\bwhen\b|\bwhat (?:year|date|day|time|month)\b|\b(?:which|what) (?:year|day|month)\b",
+    re.I,
+)
+_WHO_Q = re.compile(r"谁|哪位|什么人|哪个人|\bwho\b|\bwhom\b|\bwhose\b", re.I)
+_PLACE_Q = re.compile(
+    r"哪里|哪儿|何处|什么地方|哪个国家|哪个城市|位于|在哪"
+    r"|\bwhere\b|\b(?:which|what) (?:city|country|province|place|county|region|town)\b",
+    re.I,
+)
 _ORG_Q = re.compile(
     r"[哪什何][么家个所]?(?:企业|公司|单位|机构|部门|组织|集团|银行|大学|学校|医院|媒体|报纸|政党|球队)"
+    r"|\b(?:which|what) (?:company|firm|organi[sz]ation|unit|bank|university|school|hospital|newspaper"
+    r"|group|enterprise|department|agency|team|party)\b",
+    re.I,
+)
+# Why and how questions want the sentence that gives the reason or the method.
+_WHY_Q = re.compile(
+    r"为什么|为何|为啥|怎么|怎样|如何|靠什么|凭什么|什么原因|啥原因|原因|因何|咋"
+    r"|\bwhy\b|\bhow\b(?! (?:many|much|long|old|large|big|far|high|tall)\b)",
+    re.I,
+)
+_REASON_A = re.compile(
+    r"因为|由于|为了|通过|采取|采用|原因|是因|导致|造成|因此|所以|因而|得益于|依靠|依托|靠着|凭借"
+    r"|办法|措施|方式|途径|目的|旨在|以便|用于|使得|从而|结果"
+)
+_ASKS = re.compile(r"[？?]")
+# A number as news writes it: digits of either width, Chinese numerals, approximations.
+_NUM = r"[0-9０-９一二三四五六七八九十百千万亿两几数多余上近约·．.，,]*[0-9０-９一二三四五六七八九十百千两]"
+_MONEY = r"(?:[万亿千百])?(?:元|美元|港元|日元|法郎|马克|英镑|卢布|欧元|加元|澳元|块钱|块)"
+_DURATION = r"(?:个)?(?:年|月|天|日|周|星期|小时|分钟|秒)"
+# Units a question names after 几/多少, e.g. 多少头 or 几级: the answer has a number with that unit.
+_ASKED_UNIT = re.compile(
+    r"(?:几|多少)(?:个)?([个名位次年岁天种项座条人级块头只张件家所台辆架艘吨米倍度斤户份篇本场届批支枚颗棵层期轮圈分秒])"
+)
+_UNIT_QUESTIONS = (
+    (
+        re.compile(
+            r"多少钱|花了多少|价格|价钱|票价|投资多少|how much (?:money|did|does|do|was|is|were)|\bcost\b",
+            re.I,
+        ),
+        _MONEY,
+    ),
+    (re.compile(r"多大(?:了|岁|年纪)?$|多大年纪|几岁|岁数|年龄|how old", re.I), "(?:岁|周岁)"),
+    (
+        re.compile(r"百分之几|百分比|比例|[率比]是多少|多少个百分点|percent|percentage|\brate\b", re.I),
+        r"(?:％|%|个百分点|成)",
+    ),
+    (re.compile(r"多久|多长时间|how long", re.I), _DURATION),
 )
 _ORG_SUFFIX = (
     "局",
@@ -76,7 +169,9 @@ _ORG_SUFFIX = (
     "队",
 )
 _NUMBER_A = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万亿两]+[个名位次年岁天种项座条人%％万亿元米]")
-_TIME_A = re.compile(r"[0-9０-９一二三四五六七八九十〇零]+[年月日]|世纪|年代|朝|时期|期间")
+_TIME_A = re.compile(
+    r"[0-9０-９一二三四五六七八九十〇零两]+(?:个)?[年月日天周]|小时|分钟|世纪|年代|朝|时期|期间"
+)
 _PLACE_A = re.compile(r"[省市县区镇村州国岛山河湖路街]|位于|在")
 
 
@@ -94,7 +189,7 @@ class Candidate:
 
     def probability(self) -> float:
         """How likely this quote holds the answer, by the fitted quote model."""
-        return logistic(QUOTE_INTERCEPT, QUOTE_WEIGHTS.values(), self.features)
+        return MODELS.quote(self.features)
 
 
 def logistic(intercept: float, weights: Iterable[float], features: Iterable[float]) -> float:
@@ -103,12 +198,28 @@ def logistic(intercept: float, weights: Iterable[float], features: Iterable[floa
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def answerable_probability(candidates: Sequence[Candidate], top_quote: float) -> float:
+def evidence(question: str, candidates: Sequence[Candidate], top_quote: float) -> list[float]:
+    """The question-level evidence the answerability model reads, in the order of EVIDENCE."""
+    best = [max(c.features[i] for c in candidates) for i in range(3)]
+    unit = max(c.features[UNIT] for c in candidates)
+    return [top_quote, *best, float(is_foreign(question)), unit]
+
+
+def answerable_probability(question: str, candidates: Sequence[Candidate], top_quote: float) -> float:
     """How likely the articles answer the question at all, from its best evidence."""
     if not candidates:
         return 0.0
-    best = [max(c.features[i] for c in candidates) for i in range(3)]
-    return logistic(ANSWERABLE_INTERCEPT, ANSWERABLE_WEIGHTS.values(), [top_quote, *best])
+    return MODELS.answerable(evidence(question, candidates, top_quote))
+
+
+def is_foreign(question: str) -> bool:
+    """Whether the question is written mostly in letters other than Chinese characters (English…).
+
+    Such a question shares no words with the articles, so only e5's similarity can match it.
+    """
+    letters = [ch for ch in question if ch.isalpha()]
+    chinese = sum("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in letters)
+    return bool(letters) and chinese < len(letters) / 2
 
 
 def answer_type(question: str, text: str, tokens: set[str], question_terms: set[str]) -> float:
@@ -126,6 +237,15 @@ def answer_type(question: str, text: str, tokens: set[str], question_terms: set[
     if _WHO_Q.search(question):
         return 1.0
     return 0.5
+
+
+def unit_pattern(question: str) -> re.Pattern[str] | None:
+    """The number-with-unit an answer must hold, when the question names the unit (多少头, 几级, 多少钱)."""
+    for asked, unit in _UNIT_QUESTIONS:
+        if asked.search(question.strip("？?。 ")):
+            return re.compile(_NUM + unit)
+    match = _ASKED_UNIT.search(question)
+    return re.compile(_NUM + re.escape(match.group(1))) if match else None
 
 
 def build_candidates(
@@ -180,6 +300,10 @@ def build_candidates(
         dense = [float(x) for x in sentence_vectors[rows].astype(np.float32) @ query_vector]
     else:
         dense = [0.0] * n
+    best_dense = max(dense)
+    why = bool(_WHY_Q.search(question))
+    unit = unit_pattern(question)
+    foreign = float(is_foreign(question))
     out = []
     for i, (rank, hit, _, _, paragraph, _) in enumerate(sentences):
         spans = [(i, i)]
@@ -205,6 +329,12 @@ def build_candidates(
                 share(local_bigrams, grams),
                 focus[a - 1] if a > 0 and sentences[a - 1][1] is hit else 0.0,
                 focus[b + 1] if b + 1 < n and sentences[b + 1][1] is hit else 0.0,
+                max(dense[a : b + 1]) - best_dense,
+                float(max(dense[a : b + 1]) == best_dense),
+                float(bool(_ASKS.search(text))),
+                float(why and bool(_REASON_A.search(text))),
+                foreign * (max(dense[a : b + 1]) - best_dense),
+                0.5 if unit is None else float(bool(unit.search(text))),
             )
             out.append(Candidate(hit, rank, start, end, paragraph, text, features))
     return out

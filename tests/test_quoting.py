@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from assistant.lexical import BM25, tokenize
-from assistant.quoting import QUOTE_WEIGHTS, answer_type, answerable_probability, build_candidates
+from assistant.quoting import (
+    FEATURES,
+    answer_type,
+    answerable_probability,
+    build_candidates,
+    is_foreign,
+    unit_pattern,
+)
 from assistant.retrieval import Hit
 from assistant.store import PassageRecord
 
@@ -20,6 +27,15 @@ from assistant.store import PassageRecord
         ("社区有多少名工作人员？", "社区工作人员很少。", 0.0),
         ("飘安集团党委书记是谁？", "陈广法带领党员职工加班加点。", 1.0),
         ("他们在仪式上做了什么？", "党员重温入党誓词。", 0.5),
+        (
+            "Which company built the Huoshenshan hospital?",
+            "中建三局在火神山医院项目建设指挥部成立临时党委。",
+            1.0,
+        ),
+        ("When did Yeltsin sign the decree?", "叶利钦１９９７年８月４日签署命令。", 1.0),
+        ("When did Yeltsin sign the decree?", "叶利钦签署了命令。", 0.0),
+        ("How many party members joined?", "74名党员进入首批援助医疗队。", 1.0),
+        ("冰球沙皇最后判了多久", "在铁窗内吃１８个月的牢饭。", 1.0),
     ],
 )
 def test_answer_type_matches_what_the_question_asks_for(question: str, text: str, expected: float) -> None:
@@ -39,7 +55,38 @@ def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
     spans = [(c.start, c.end) for c in candidates]
     assert spans == [(0, 11), (0, 23), (11, 23), (11, 30), (23, 30)]
     assert all(c.text == text[c.start : c.end] for c in candidates)
-    assert all(len(c.features) == len(QUOTE_WEIGHTS) for c in candidates)
+    assert all(len(c.features) == len(FEATURES) for c in candidates)
     assert [round(c.features[2], 2) for c in candidates] == [0.2, 0.2, 0.0, 0.0, 0.0]
     assert max(candidates, key=lambda c: c.probability()).start == 0
-    assert 0.0 <= answerable_probability(candidates, 0.5) <= 1.0
+    assert 0.0 <= answerable_probability(question, candidates, 0.5) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "other"),
+    [
+        ("西藏这次雪灾冻死了多少头牲畜？", "冻死牲畜上千头。", "雪灾造成３人死亡。"),
+        ("平遥古城门票多少钱", "门票每张４０元。", "古城有６００多年历史。"),
+        ("郭晶晶今年多大了", "郭晶晶今年１６岁。", "郭晶晶排在第六位。"),
+        ("法国现在的失业率是百分之几？", "失业率为１２．４％。", "失业者有３００多万人。"),
+        ("张北那次地震到底有几级？", "张北发生６．２级地震。", "地震造成４９人死亡。"),
+    ],
+)
+def test_a_unit_named_in_the_question_must_follow_a_number(question: str, answer: str, other: str) -> None:
+    pattern = unit_pattern(question)
+    assert pattern is not None and pattern.search(answer) and not pattern.search(other)
+
+
+def test_questions_without_a_unit_have_no_unit_pattern() -> None:
+    assert unit_pattern("火神山医院是谁建的？") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "foreign"),
+    [
+        ("Who built the Huoshenshan hospital?", True),
+        ("火神山醫院是哪家企業負責建設的？", False),
+        ("TR188次航班载有多少人？", False),
+    ],
+)
+def test_foreign_questions_are_told_by_their_letters(question: str, foreign: bool) -> None:
+    assert is_foreign(question) is foreign
