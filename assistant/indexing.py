@@ -78,6 +78,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     folder: str = ""
@@ -292,6 +293,7 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
         "encoding": article.encoding,
         "content_hash": article.content_hash,
         "questions": article.meta.get("questions"),
+        "warnings": list(article.warnings),
         "minhash": signature(article.text[article.body_start :]),
         "also_in": [],
         "passages": 0,
@@ -363,7 +365,14 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
         known = old_articles.get(article_id)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if known else ""
-            if known and known["content_hash"] == digest and article_id in old_passages:
+            # A "\r" in a kept passage means an index made before line endings were normalised
+            # on reading: re-read that article so its offsets follow the one rule.
+            if (
+                known
+                and known["content_hash"] == digest
+                and article_id in old_passages
+                and not any("\r" in p.text for p in old_passages[article_id])
+            ):
                 meta = {**known, "also_in": []}
                 candidates.append(_Source(article_id, meta, old_passages=old_passages[article_id]))
                 continue
@@ -371,6 +380,7 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
         except (CorpusError, OSError) as exc:
             report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
             continue
+        report.warnings.extend(article.warnings)
         candidates.append(_Source(article_id, article_meta(article, now), article=article))
     # Articles already indexed win over new copies of themselves.
     candidates.sort(key=lambda s: (s.article is not None, s.article_id))

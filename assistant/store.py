@@ -150,7 +150,10 @@ class PassageTable(Sequence[PassageRecord]):
     def save(self, folder: Path) -> None:
         with open(folder / "passages.npz", "wb") as handle:
             np.savez(handle, **self.columns)
-        (folder / "passages.txt").write_text(self.text, encoding="utf-8")
+        # newline="": the text's offsets count characters exactly, so no newline translation,
+        # ever, on either side (a translated "\r\n" once made every load fail).
+        with open(folder / "passages.txt", "w", encoding="utf-8", newline="") as handle:
+            handle.write(self.text)
         (folder / "passage_articles.json").write_text(
             json.dumps(self.article_ids, ensure_ascii=False), "utf-8"
         )
@@ -160,7 +163,8 @@ class PassageTable(Sequence[PassageRecord]):
         with np.load(folder / "passages.npz") as arrays:
             columns = {name: arrays[name] for name in arrays.files}
         ids = json.loads((folder / "passage_articles.json").read_text(encoding="utf-8"))
-        table = cls(ids, (folder / "passages.txt").read_text(encoding="utf-8"), columns)
+        with open(folder / "passages.txt", encoding="utf-8", newline="") as handle:
+            table = cls(ids, handle.read(), columns)
         n = len(table)
         if (
             len(columns["text_offsets"]) != n + 1
