@@ -31,7 +31,7 @@ from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
 from assistant.dedup import SignatureIndex, signature
-from assistant.errors import AssistantError, CorpusError, IndexBusy
+from assistant.errors import AssistantError, CorpusError, IndexBusy, IndexCorrupt, IndexNotFound
 from assistant.lexical import BM25, tokenize
 from assistant.store import (
     FORMAT_VERSION,
@@ -301,11 +301,20 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
     }
 
 
-def _live_index(settings: Settings, model_id: str) -> IndexData | None:
-    """The live index if it can seed an update (same model and chunking), else None."""
+def _live_index(settings: Settings, model_id: str, report: BuildReport) -> IndexData | None:
+    """The live index if it can seed an update (same model and chunking), else None.
+
+    Every file is hashed (``verify``): an update copies the old vectors forward. A damaged
+    index is reported and the update rebuilds from the corpus and the embedding cache.
+    """
     try:
-        old = load_index(settings.index_dir)
+        old = load_index(settings.index_dir, verify=True)
         check_compatible(old.manifest, model_id, asdict(settings.chunk))
+    except IndexNotFound:
+        return None
+    except IndexCorrupt as exc:
+        report.warnings.append(f"{exc}: rebuilding it from the corpus")
+        return None
     except AssistantError as exc:
         logger.info("not reusing the live index: %s", exc)
         return None
@@ -336,11 +345,11 @@ def update_index(
     report = BuildReport()
     with index_lock(settings.index_dir):
         with report.stage("load"):
-            old = None if full else _live_index(settings, embedder.model_id)
+            old = None if full else _live_index(settings, embedder.model_id, report)
+            if full:  # cleared before it is read: a full build wants none of it, damaged or not
+                EmbeddingCache.clear_folder(settings.index_dir, embedder.model_id)
             cache = EmbeddingCache(settings.index_dir, embedder.model_id)
-            if full:
-                cache.clear_disk()
-                cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+            report.warnings.extend(f"embedding cache file {d} skipped; re-embedding" for d in cache.damaged)
         with report.stage("read"):
             sources = plan(settings, old, report)
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
@@ -425,11 +434,11 @@ def index_articles(
     """
     started = time.perf_counter()
     with index_lock(settings.index_dir):
-        old = _live_index(settings, embedder.model_id)
+        report = BuildReport(added=[a.id for a in articles])
+        old = _live_index(settings, embedder.model_id, report)
         cache = EmbeddingCache(settings.index_dir, embedder.model_id)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         sources = [_Source(a.id, article_meta(a, now), article=a) for a in articles]
-        report = BuildReport(added=[a.id for a in articles])
         data = assemble(sources, settings, embedder, old, cache, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds
