@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import IndexWriteError
+
 logger = logging.getLogger(__name__)
 # What a truncated, bit-flipped or foreign batch file raises from numpy's zip reader.
 _DAMAGE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -61,18 +63,26 @@ class EmbeddingCache:
         return len(self.vectors)
 
     def add(self, hashes: list[str], vectors: np.ndarray, persist: bool = True) -> None:
-        """Remember vectors; with ``persist``, write them to disk before returning."""
+        """Remember vectors; with ``persist``, write them to disk before returning.
+
+        Raises:
+            IndexWriteError: the batch could not be written (disk full, read-only).
+        """
         self.vectors.update(zip(hashes, vectors, strict=True))
         if not persist or not hashes:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"batch-{uuid.uuid4().hex}"
         tmp = self.folder / f".{name}.npz"
-        with open(tmp, "wb") as handle:
-            np.savez(handle, hashes=np.asarray(hashes), vectors=np.asarray(vectors, dtype=np.float32))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.folder / f"{name}.npz")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                np.savez(handle, hashes=np.asarray(hashes), vectors=np.asarray(vectors, dtype=np.float32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / f"{name}.npz")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise IndexWriteError.from_os_error(exc, "the embedding cache (index/.cache)") from exc
 
     @staticmethod
     def folder_of(index_dir: Path, model_id: str) -> Path:

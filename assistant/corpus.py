@@ -14,10 +14,13 @@ Cleaning other than line endings is reported as a warning on the article.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -306,9 +309,10 @@ def add_file(root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BY
     if len(data) > max_bytes:
         raise CorpusError(f"{name}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
     decode_bytes(data, name)
-    root.mkdir(parents=True, exist_ok=True)
-    path = _free_path(root, name)
-    path.write_bytes(data)
+    with _writing(name):
+        root.mkdir(parents=True, exist_ok=True)
+        path = _free_path(root, name)
+        _write_new(path, data)
     return path
 
 
@@ -322,9 +326,11 @@ def add_text(root: Path, title: str, body: str) -> Path:
     if not title or not body.strip():
         raise CorpusError("a pasted article needs a title and a body")
     text = f"---\ntitle: {title}\n---\n{body.strip()}\n"
-    root.mkdir(parents=True, exist_ok=True)
-    path = _free_path(root, _safe_name(title[:40] + ".txt"))
-    path.write_text(text, encoding="utf-8")
+    name = _safe_name(title[:40] + ".txt")
+    with _writing(name):
+        root.mkdir(parents=True, exist_ok=True)
+        path = _free_path(root, name)
+        _write_new(path, text.encode("utf-8"))
     return path
 
 
@@ -337,8 +343,33 @@ def remove_article(root: Path, article_id: str) -> Path:
     path = (root / article_id).resolve()
     if root.resolve() not in path.parents or not path.is_file():
         raise CorpusError(f"{article_id}: no such article in {root}")
-    trash = root / ".trash"
-    trash.mkdir(exist_ok=True)
-    target = _free_path(trash, path.name)
-    path.rename(target)
+    with _writing(article_id):
+        trash = root / ".trash"
+        trash.mkdir(exist_ok=True)
+        target = _free_path(trash, path.name)
+        path.rename(target)
     return target
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a new file; a write that fails part-way (disk full) leaves no partial article."""
+    try:
+        path.write_bytes(data)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """Turn a failed write into the corpus (disk full, read-only) into a CorpusError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            why = "the disk is full"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = "the corpus folder is read-only"
+        else:
+            why = exc.strerror or str(exc)
+        raise CorpusError(f"{name}: cannot be saved, {why}") from exc

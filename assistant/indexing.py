@@ -31,7 +31,14 @@ from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
 from assistant.dedup import SignatureIndex, signature
-from assistant.errors import AssistantError, CorpusError, IndexBusy, IndexCorrupt, IndexNotFound
+from assistant.errors import (
+    AssistantError,
+    CorpusError,
+    IndexBusy,
+    IndexCorrupt,
+    IndexNotFound,
+    IndexWriteError,
+)
 from assistant.lexical import BM25, tokenize
 from assistant.store import (
     FORMAT_VERSION,
@@ -42,6 +49,7 @@ from assistant.store import (
     check_compatible,
     faiss_kind,
     load_index,
+    remove_partial,
     save_index,
 )
 
@@ -132,9 +140,13 @@ def index_lock(index_dir: Path) -> Iterator[None]:
 
     Raises:
         IndexBusy: another process (or thread) is updating this index.
+        IndexWriteError: the index folder cannot be written.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexWriteError.from_os_error(exc, "the index folder") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -345,6 +357,7 @@ def update_index(
     report = BuildReport()
     with index_lock(settings.index_dir):
         with report.stage("load"):
+            remove_partial(settings.index_dir)
             old = None if full else _live_index(settings, embedder.model_id, report)
             if full:  # cleared before it is read: a full build wants none of it, damaged or not
                 EmbeddingCache.clear_folder(settings.index_dir, embedder.model_id)
@@ -352,6 +365,10 @@ def update_index(
             report.warnings.extend(f"embedding cache file {d} skipped; re-embedding" for d in cache.damaged)
         with report.stage("read"):
             sources = plan(settings, old, report)
+        if old is not None and _unchanged(sources, old, report):
+            cache.clear_disk()
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
@@ -359,6 +376,23 @@ def update_index(
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _unchanged(sources: list[_Source], old: IndexData, report: BuildReport) -> bool:
+    """Whether the update would write the live index again as it is; if so, fill in the
+    report from it (nothing embedded, every text reused, the live folder named)."""
+    if report.added or report.changed or report.removed:
+        return False
+    if {s.article_id: s.meta for s in sources} != old.articles:
+        return False  # e.g. a new copy of a kept article changes its "also in"
+    if report.skipped + report.duplicates != old.manifest.get("skipped"):
+        return False
+    counts = old.manifest["counts"]
+    report.articles, report.passages = len(sources), counts["passages"]
+    report.sentences = counts.get("sentences", len(old.sentence_hashes))
+    report.reused = report.passages + report.sentences
+    report.folder = str(old.folder)
+    return True
 
 
 def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list[_Source]:

@@ -43,7 +43,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from assistant.lexical import BM25
 
 logger = logging.getLogger(__name__)
@@ -314,13 +314,41 @@ def save_index(root: Path, data: IndexData) -> Path:
 
     Returns:
         The generation folder.
-    """
-    import faiss
 
-    root.mkdir(parents=True, exist_ok=True)
+    Raises:
+        IndexWriteError: the disk is full or the folder read-only; the partial
+            generation is removed and the live index is unchanged.
+    """
     name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
-    tmp.mkdir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        manifest = _write_generation(tmp, data)
+        final = root / name
+        tmp.rename(final)
+    except OSError as exc:
+        # The partial generation would hold the very space a retry needs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexWriteError.from_os_error(exc, "the new index") from exc
+    try:
+        _fsync_write(root / ".CURRENT.tmp", name.encode("utf-8"))
+        os.replace(root / ".CURRENT.tmp", root / "CURRENT")
+        _fsync_dir(root)
+    except OSError as exc:
+        shutil.rmtree(final, ignore_errors=True)
+        (root / ".CURRENT.tmp").unlink(missing_ok=True)
+        raise IndexWriteError.from_os_error(exc, "the index's CURRENT file") from exc
+    data.manifest = manifest
+    data.folder = final
+    _remove_stale(root, keep=name)
+    return final
+
+
+def _write_generation(tmp: Path, data: IndexData) -> dict[str, Any]:
+    """Write every file of a generation into ``tmp``, fsynced, manifest last; returns the manifest."""
+    import faiss
+
     data.passages.save(tmp)
     np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))
     np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
@@ -335,15 +363,7 @@ def save_index(root: Path, data: IndexData) -> Path:
     manifest["sha256"] = {f: _sha256(tmp / f) for f in _FILES[1:]}
     _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     _fsync_dir(tmp)
-    final = root / name
-    tmp.rename(final)
-    _fsync_write(root / ".CURRENT.tmp", name.encode("utf-8"))
-    os.replace(root / ".CURRENT.tmp", root / "CURRENT")
-    _fsync_dir(root)
-    data.manifest = manifest
-    data.folder = final
-    _remove_stale(root, keep=name)
-    return final
+    return manifest
 
 
 def _sha256(path: Path) -> str:
@@ -356,6 +376,19 @@ def _remove_stale(root: Path, keep: str) -> None:
     for entry in root.iterdir():
         if entry.is_dir() and entry.name != keep and entry.name.startswith(("g-", ".tmp-g-")):
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def remove_partial(root: Path) -> None:
+    """Delete what interrupted writes left (``.tmp-g-*`` folders, ``.CURRENT.tmp``).
+
+    Called under the update lock before an update starts, so no writer is using them; a
+    leftover of a write that failed on a full disk would otherwise keep that space taken.
+    """
+    if not root.is_dir():
+        return
+    for entry in root.glob(".tmp-g-*"):
+        shutil.rmtree(entry, ignore_errors=True)
+    (root / ".CURRENT.tmp").unlink(missing_ok=True)
 
 
 def current_generation(root: Path) -> Path:
