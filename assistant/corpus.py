@@ -17,9 +17,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,8 @@ def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTI
         CorpusError: the file cannot be read as a text article.
     """
     article_id = path.relative_to(root).as_posix() if root else path.name
+    if path.is_symlink():  # also when a file became a link after the corpus was scanned
+        raise CorpusError(f"{article_id}: a symbolic link; not followed")
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -267,17 +270,42 @@ def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTI
     return article
 
 
-def article_paths(root: Path) -> list[Path]:
-    """The article files under ``root``, sorted, hidden files and folders skipped."""
+def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequence[Path] = ()) -> list[Path]:
+    """The article files under ``root``, sorted; hidden files and folders skipped silently.
+
+    Symbolic links (to files or folders) are never followed: one could quote any file
+    on the server. Folders in ``exclude`` (the index, when it sits inside the corpus) are
+    not read either. Both are listed in ``skipped`` with the reason, by their path in the
+    corpus.
+    """
     if not root.is_dir():
         raise CorpusError(f"corpus folder {root} does not exist")
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in ARTICLE_SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    notes = skipped if skipped is not None else []
+    excluded = {p.resolve() for p in exclude}
+    found = []
+    for folder, dirs, files in os.walk(root):  # followlinks=False: links are only listed
+        here = Path(folder)
+        for name in sorted(dirs):
+            path = here / name
+            if name.startswith("."):
+                dirs.remove(name)
+            elif path.is_symlink():
+                dirs.remove(name)
+                notes.append(
+                    f"{path.relative_to(root).as_posix()}/: a symbolic link to a folder; not followed"
+                )
+            elif path.resolve() in excluded:
+                dirs.remove(name)
+                notes.append(f"{path.relative_to(root).as_posix()}/: the index folder; not indexed")
+        for name in files:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES:
+                continue
+            if path.is_symlink():
+                notes.append(f"{path.relative_to(root).as_posix()}: a symbolic link; not followed")
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def _safe_name(name: str) -> str:

@@ -403,7 +403,7 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
     for p in old.passages if old is not None else []:
         old_passages.setdefault(p.article_id, []).append(p)
     candidates: list[_Source] = []
-    for path in article_paths(settings.corpus_dir):
+    for path in article_paths(settings.corpus_dir, report.skipped, exclude=[settings.index_dir]):
         article_id = path.relative_to(settings.corpus_dir).as_posix()
         known = old_articles.get(article_id)
         try:
