@@ -39,8 +39,8 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 # CSI sequences (colours, cursor moves) and the two-character escapes: what a terminal
 # capture leaves in a text.
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-# A few NULs (up to 4, or this share of the bytes) are damage in a text file; more of the bytes means UTF-16
-# without a byte-order mark (or binary), which UTF-8 must not be tried on.
+# A few NULs (up to 4, or this share of the bytes) are damage in a text file; more mean
+# UTF-16 without a byte-order mark (or binary), which UTF-8 must not be tried on.
 _MAX_NUL_SHARE = 0.01
 _META_KEYS = ("title", "date", "source", "url")
 _MAGIC = {
@@ -169,11 +169,10 @@ def _clean(text: str, name: str, warnings: list[str]) -> str:
     text = normalize_newlines(text)
     nuls = text.count("\x00")
     text, escapes = _ANSI_ESCAPE.subn("", text.replace("\x00", ""))
-    if nuls or escapes:
-        what = [f"{nuls} NUL characters"] * bool(nuls) + [f"{escapes} terminal escape sequences"] * bool(
-            escapes
-        )
-        warnings.append(f"{name}: removed {' and '.join(what)}")
+    removed = [f"{nuls} NUL characters"] if nuls else []
+    removed += [f"{escapes} terminal escape sequences"] if escapes else []
+    if removed:
+        warnings.append(f"{name}: removed {' and '.join(removed)}")
     return text
 
 
