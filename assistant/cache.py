@@ -14,11 +14,17 @@ import logging
 import os
 import shutil
 import uuid
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import IndexWriteError
+
 logger = logging.getLogger(__name__)
+# What a truncated, bit-flipped or foreign batch file raises from numpy's zip reader.
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 class EmbeddingCache:
@@ -30,15 +36,25 @@ class EmbeddingCache:
     """
 
     def __init__(self, index_dir: Path, model_id: str) -> None:
-        slug = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:16]
-        self.folder = index_dir / ".cache" / slug
+        self.folder = self.folder_of(index_dir, model_id)
         self.vectors: dict[str, np.ndarray] = {}
+        self.damaged: list[str] = []
         for batch in sorted(self.folder.glob("batch-*.npz")) if self.folder.is_dir() else []:
             try:
                 with np.load(batch) as data:
-                    self.vectors.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
-            except (OSError, ValueError, KeyError) as exc:
-                logger.warning("ignoring unreadable embedding cache file %s (%s)", batch, exc)
+                    hashes, vectors = data["hashes"].tolist(), data["vectors"]
+                if vectors.ndim != 2 or not all(isinstance(h, str) for h in hashes):
+                    raise ValueError(f"vectors of shape {vectors.shape}")
+                self.vectors.update(zip(hashes, vectors, strict=True))
+            except _DAMAGE as exc:
+                # Only a cache: its texts are embedded again. Deleted, so it warns once.
+                self.damaged.append(f"{batch.name} ({exc.__class__.__name__}: {exc})")
+                logger.warning(
+                    "skipping a damaged embedding cache file %s (%s); its texts are embedded again",
+                    batch.name,
+                    exc,
+                )
+                batch.unlink(missing_ok=True)
 
     def __contains__(self, key: str) -> bool:
         return key in self.vectors
@@ -47,18 +63,36 @@ class EmbeddingCache:
         return len(self.vectors)
 
     def add(self, hashes: list[str], vectors: np.ndarray, persist: bool = True) -> None:
-        """Remember vectors; with ``persist``, write them to disk before returning."""
+        """Remember vectors; with ``persist``, write them to disk before returning.
+
+        Raises:
+            IndexWriteError: the batch could not be written (disk full, read-only).
+        """
         self.vectors.update(zip(hashes, vectors, strict=True))
         if not persist or not hashes:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"batch-{uuid.uuid4().hex}"
         tmp = self.folder / f".{name}.npz"
-        with open(tmp, "wb") as handle:
-            np.savez(handle, hashes=np.asarray(hashes), vectors=np.asarray(vectors, dtype=np.float32))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.folder / f"{name}.npz")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                np.savez(handle, hashes=np.asarray(hashes), vectors=np.asarray(vectors, dtype=np.float32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / f"{name}.npz")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise IndexWriteError.from_os_error(exc, "the embedding cache (index/.cache)") from exc
+
+    @staticmethod
+    def folder_of(index_dir: Path, model_id: str) -> Path:
+        """Where the batch files of ``model_id`` live."""
+        return index_dir / ".cache" / hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:16]
+
+    @classmethod
+    def clear_folder(cls, index_dir: Path, model_id: str) -> None:
+        """Delete a model's batch files without reading them."""
+        shutil.rmtree(cls.folder_of(index_dir, model_id), ignore_errors=True)
 
     def clear_disk(self) -> None:
         """Delete the batch files: the live index now holds their vectors."""

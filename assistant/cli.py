@@ -105,6 +105,8 @@ def run_update(settings: Settings, full: bool) -> None:
             click.echo(f"{label:>9}: {article_id}")
     for reason in report.skipped + report.duplicates:
         click.echo(f"  skipped: {reason}", err=True)
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}", err=True)
     click.echo(report.summary())
     click.echo(f"time: {report.timing()}")
     click.echo(f"index: {report.folder}")

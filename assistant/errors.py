@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class AssistantError(Exception):
     """Base class: a problem the user can fix, with a message that says how."""
@@ -33,3 +35,17 @@ class QuestionError(AssistantError):
 
 class IndexBusy(AssistantError):
     """Another update of the same index is running."""
+
+
+class IndexWriteError(AssistantError):
+    """The index (or corpus) folder cannot be written: disk full, read-only, no permission."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, what: str) -> IndexWriteError:
+        """A plain message for a failed write of ``what`` (named without absolute paths)."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cls(f"disk full: {what} could not be written; free some space and try again")
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = "on a read-only file system" if exc.errno == errno.EROFS else "without write permission"
+            return cls(f"{what} cannot be written: it is {why}")
+        return cls(f"{what} could not be written ({exc.strerror or exc})")

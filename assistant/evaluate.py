@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from assistant.answer import Answerer, AnswerSettings
 from assistant.config import Settings
-from assistant.corpus import parse_article
+from assistant.corpus import normalize_newlines, parse_article
 from assistant.errors import CorpusError
 from assistant.indexing import EmbedderLike, index_articles, text_hash
 from assistant.lexical import tokenize
@@ -45,29 +45,41 @@ class Question:
 def load_squad(path: Path) -> tuple[list[Any], list[Question]]:
     """Articles (one per context) and questions from a SQuAD-format file.
 
+    Contexts get the corpus's line-ending rule (``\r\n`` and ``\r`` → ``\n``), answer
+    offsets moved with them.
+
     Raises:
         CorpusError: the file is not SQuAD-format JSON.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CorpusError(f"{path}: not a SQuAD-format JSON file ({exc})") from exc
-    articles, questions = [], []
-    for doc in data:
-        for n, para in enumerate(doc["paragraphs"]):
-            article_id = para.get("id") or f"{doc.get('id', doc.get('title'))}-{n}"
-            context = para["context"]
-            articles.append(parse_article(context, article_id, Path(article_id), "utf-8", text_hash(context)))
-            articles[-1] = replace(articles[-1], title=doc.get("title") or article_id)
-            for qa in para["qas"]:
-                answers = tuple(
-                    (a["text"].strip(), int(a.get("answer_start", -1)))
-                    for a in qa["answers"]
-                    if a["text"].strip()
+        articles, questions = [], []
+        for doc in data:
+            for n, para in enumerate(doc["paragraphs"]):
+                article_id = para.get("id") or f"{doc.get('id', doc.get('title'))}-{n}"
+                raw = para["context"]
+                context = normalize_newlines(raw)
+                articles.append(
+                    parse_article(context, article_id, Path(article_id), "utf-8", text_hash(context))
                 )
-                if answers:
-                    questions.append(Question(qa["id"], article_id, qa["question"], answers))
+                articles[-1] = replace(articles[-1], title=doc.get("title") or article_id)
+                for qa in para["qas"]:
+                    answers = tuple(
+                        (a["text"].strip(), _moved(raw, int(a.get("answer_start", -1))))
+                        for a in qa["answers"]
+                        if a["text"].strip()
+                    )
+                    if answers:
+                        questions.append(Question(qa["id"], article_id, qa["question"], answers))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CorpusError(f"{path.name}: not a SQuAD-format JSON file ({what})") from exc
     return articles, questions
+
+
+def _moved(raw: str, start: int) -> int:
+    """An offset into ``raw`` as an offset into its normalised text."""
+    return len(normalize_newlines(raw[:start])) if start > 0 else start
 
 
 def gold_passages(index: IndexData, question: Question, context: str) -> set[int]:

@@ -31,7 +31,14 @@ from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
 from assistant.dedup import SignatureIndex, signature
-from assistant.errors import AssistantError, CorpusError, IndexBusy
+from assistant.errors import (
+    AssistantError,
+    CorpusError,
+    IndexBusy,
+    IndexCorrupt,
+    IndexNotFound,
+    IndexWriteError,
+)
 from assistant.lexical import BM25, tokenize
 from assistant.store import (
     FORMAT_VERSION,
@@ -42,6 +49,7 @@ from assistant.store import (
     check_compatible,
     faiss_kind,
     load_index,
+    remove_partial,
     save_index,
 )
 
@@ -78,6 +86,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     folder: str = ""
@@ -131,9 +140,13 @@ def index_lock(index_dir: Path) -> Iterator[None]:
 
     Raises:
         IndexBusy: another process (or thread) is updating this index.
+        IndexWriteError: the index folder cannot be written.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexWriteError.from_os_error(exc, "the index folder") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -292,6 +305,7 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
         "encoding": article.encoding,
         "content_hash": article.content_hash,
         "questions": article.meta.get("questions"),
+        "warnings": list(article.warnings),
         "minhash": signature(article.text[article.body_start :]),
         "also_in": [],
         "passages": 0,
@@ -299,11 +313,20 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
     }
 
 
-def _live_index(settings: Settings, model_id: str) -> IndexData | None:
-    """The live index if it can seed an update (same model and chunking), else None."""
+def _live_index(settings: Settings, model_id: str, report: BuildReport) -> IndexData | None:
+    """The live index if it can seed an update (same model and chunking), else None.
+
+    Every file is hashed (``verify``): an update copies the old vectors forward. A damaged
+    index is reported and the update rebuilds from the corpus and the embedding cache.
+    """
     try:
-        old = load_index(settings.index_dir)
+        old = load_index(settings.index_dir, verify=True)
         check_compatible(old.manifest, model_id, asdict(settings.chunk))
+    except IndexNotFound:
+        return None
+    except IndexCorrupt as exc:
+        report.warnings.append(f"{exc}: rebuilding it from the corpus")
+        return None
     except AssistantError as exc:
         logger.info("not reusing the live index: %s", exc)
         return None
@@ -334,13 +357,18 @@ def update_index(
     report = BuildReport()
     with index_lock(settings.index_dir):
         with report.stage("load"):
-            old = None if full else _live_index(settings, embedder.model_id)
+            remove_partial(settings.index_dir)
+            old = None if full else _live_index(settings, embedder.model_id, report)
+            if full:  # cleared before it is read: a full build wants none of it, damaged or not
+                EmbeddingCache.clear_folder(settings.index_dir, embedder.model_id)
             cache = EmbeddingCache(settings.index_dir, embedder.model_id)
-            if full:
-                cache.clear_disk()
-                cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+            report.warnings.extend(f"embedding cache file {d} skipped; re-embedding" for d in cache.damaged)
         with report.stage("read"):
             sources = plan(settings, old, report)
+        if old is not None and _unchanged(sources, old, report):
+            cache.clear_disk()
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
@@ -348,6 +376,23 @@ def update_index(
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _unchanged(sources: list[_Source], old: IndexData, report: BuildReport) -> bool:
+    """Whether the update would write the live index again as it is; if so, fill in the
+    report from it (nothing embedded, every text reused, the live folder named)."""
+    if report.added or report.changed or report.removed:
+        return False
+    if {s.article_id: s.meta for s in sources} != old.articles:
+        return False  # e.g. a new copy of a kept article changes its "also in"
+    if report.skipped + report.duplicates != old.manifest.get("skipped"):
+        return False
+    counts = old.manifest["counts"]
+    report.articles, report.passages = len(sources), counts["passages"]
+    report.sentences = counts.get("sentences", len(old.sentence_hashes))
+    report.reused = report.passages + report.sentences
+    report.folder = str(old.folder)
+    return True
 
 
 def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list[_Source]:
@@ -358,12 +403,19 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
     for p in old.passages if old is not None else []:
         old_passages.setdefault(p.article_id, []).append(p)
     candidates: list[_Source] = []
-    for path in article_paths(settings.corpus_dir):
+    for path in article_paths(settings.corpus_dir, report.skipped, exclude=[settings.index_dir]):
         article_id = path.relative_to(settings.corpus_dir).as_posix()
         known = old_articles.get(article_id)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if known else ""
-            if known and known["content_hash"] == digest and article_id in old_passages:
+            # A "\r" in a kept passage means an index made before line endings were normalised
+            # on reading: re-read that article so its offsets follow the one rule.
+            if (
+                known
+                and known["content_hash"] == digest
+                and article_id in old_passages
+                and not any("\r" in p.text for p in old_passages[article_id])
+            ):
                 meta = {**known, "also_in": []}
                 candidates.append(_Source(article_id, meta, old_passages=old_passages[article_id]))
                 continue
@@ -371,6 +423,7 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
         except (CorpusError, OSError) as exc:
             report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
             continue
+        report.warnings.extend(article.warnings)
         candidates.append(_Source(article_id, article_meta(article, now), article=article))
     # Articles already indexed win over new copies of themselves.
     candidates.sort(key=lambda s: (s.article is not None, s.article_id))
@@ -415,11 +468,11 @@ def index_articles(
     """
     started = time.perf_counter()
     with index_lock(settings.index_dir):
-        old = _live_index(settings, embedder.model_id)
+        report = BuildReport(added=[a.id for a in articles])
+        old = _live_index(settings, embedder.model_id, report)
         cache = EmbeddingCache(settings.index_dir, embedder.model_id)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         sources = [_Source(a.id, article_meta(a, now), article=a) for a in articles]
-        report = BuildReport(added=[a.id for a in articles])
         data = assemble(sources, settings, embedder, old, cache, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds

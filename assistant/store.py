@@ -16,16 +16,26 @@ Layout of ``index/``::
 A generation is written into a hidden temporary folder, fsynced, renamed into
 place, and only then named in ``CURRENT``: a reader sees the old index or the
 new one, never half of one.
+
+The manifest records every file's size and SHA-256. Loading checks every size
+and the hash of every file it reads whole; the two memory-mapped vector files
+are hashed only when asked (``verify=True``), which an update does, since it
+carries their vectors into the next generation: serving starts without reading
+hundreds of megabytes, and no damage is copied forward.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +43,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from assistant.lexical import BM25
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,11 @@ _FILES = (
     "bm25.npz",
     "bm25_vocab.json",
 )
+# Memory-mapped at load, so hashed only by load_index(verify=True); sizes are always checked.
+_MAPPED = frozenset({"vectors.npy", "sentences.npy"})
+_GENERATION = re.compile(r"g-[0-9A-Za-z-]+")
+# What reading a damaged file raises: numpy's zip reader, zlib, a short read, bad JSON/UTF-8, FAISS.
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -150,7 +165,10 @@ class PassageTable(Sequence[PassageRecord]):
     def save(self, folder: Path) -> None:
         with open(folder / "passages.npz", "wb") as handle:
             np.savez(handle, **self.columns)
-        (folder / "passages.txt").write_text(self.text, encoding="utf-8")
+        # newline="": the text's offsets count characters exactly, so no newline translation,
+        # ever, on either side (a translated "\r\n" once made every load fail).
+        with open(folder / "passages.txt", "w", encoding="utf-8", newline="") as handle:
+            handle.write(self.text)
         (folder / "passage_articles.json").write_text(
             json.dumps(self.article_ids, ensure_ascii=False), "utf-8"
         )
@@ -160,7 +178,8 @@ class PassageTable(Sequence[PassageRecord]):
         with np.load(folder / "passages.npz") as arrays:
             columns = {name: arrays[name] for name in arrays.files}
         ids = json.loads((folder / "passage_articles.json").read_text(encoding="utf-8"))
-        table = cls(ids, (folder / "passages.txt").read_text(encoding="utf-8"), columns)
+        with open(folder / "passages.txt", encoding="utf-8", newline="") as handle:
+            table = cls(ids, handle.read(), columns)
         n = len(table)
         if (
             len(columns["text_offsets"]) != n + 1
@@ -295,13 +314,41 @@ def save_index(root: Path, data: IndexData) -> Path:
 
     Returns:
         The generation folder.
-    """
-    import faiss
 
-    root.mkdir(parents=True, exist_ok=True)
+    Raises:
+        IndexWriteError: the disk is full or the folder read-only; the partial
+            generation is removed and the live index is unchanged.
+    """
     name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
-    tmp.mkdir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        manifest = _write_generation(tmp, data)
+        final = root / name
+        tmp.rename(final)
+    except OSError as exc:
+        # The partial generation would hold the very space a retry needs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexWriteError.from_os_error(exc, "the new index") from exc
+    try:
+        _fsync_write(root / ".CURRENT.tmp", name.encode("utf-8"))
+        os.replace(root / ".CURRENT.tmp", root / "CURRENT")
+        _fsync_dir(root)
+    except OSError as exc:
+        shutil.rmtree(final, ignore_errors=True)
+        (root / ".CURRENT.tmp").unlink(missing_ok=True)
+        raise IndexWriteError.from_os_error(exc, "the index's CURRENT file") from exc
+    data.manifest = manifest
+    data.folder = final
+    _remove_stale(root, keep=name)
+    return final
+
+
+def _write_generation(tmp: Path, data: IndexData) -> dict[str, Any]:
+    """Write every file of a generation into ``tmp``, fsynced, manifest last; returns the manifest."""
+    import faiss
+
     data.passages.save(tmp)
     np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))
     np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
@@ -313,17 +360,15 @@ def save_index(root: Path, data: IndexData) -> Path:
             os.fsync(handle.fileno())
     manifest = dict(data.manifest)
     manifest["files"] = {f: (tmp / f).stat().st_size for f in _FILES[1:]}
+    manifest["sha256"] = {f: _sha256(tmp / f) for f in _FILES[1:]}
     _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     _fsync_dir(tmp)
-    final = root / name
-    tmp.rename(final)
-    _fsync_write(root / ".CURRENT.tmp", name.encode("utf-8"))
-    os.replace(root / ".CURRENT.tmp", root / "CURRENT")
-    _fsync_dir(root)
-    data.manifest = manifest
-    data.folder = final
-    _remove_stale(root, keep=name)
-    return final
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _remove_stale(root: Path, keep: str) -> None:
@@ -333,30 +378,74 @@ def _remove_stale(root: Path, keep: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def remove_partial(root: Path) -> None:
+    """Delete what interrupted writes left (``.tmp-g-*`` folders, ``.CURRENT.tmp``).
+
+    Called under the update lock before an update starts, so no writer is using them; a
+    leftover of a write that failed on a full disk would otherwise keep that space taken.
+    """
+    if not root.is_dir():
+        return
+    for entry in root.glob(".tmp-g-*"):
+        shutil.rmtree(entry, ignore_errors=True)
+    (root / ".CURRENT.tmp").unlink(missing_ok=True)
+
+
 def current_generation(root: Path) -> Path:
     """The live generation folder.
 
     Raises:
         IndexNotFound: nothing has been built in ``root``.
-        IndexCorrupt: ``CURRENT`` names a folder that is not there.
+        IndexCorrupt: ``CURRENT`` is damaged or names a folder that is not there.
     """
     pointer = root / "CURRENT"
     if not pointer.is_file():
         raise IndexNotFound(f"no index in {root}: run `assistant index build` first")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_bytes().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(
+            f"the index's CURRENT file is unreadable ({exc.__class__.__name__}); {REBUILD_HINT}"
+        ) from exc
+    if not _GENERATION.fullmatch(name):
+        raise IndexCorrupt(f"the index's CURRENT file does not name a generation; {REBUILD_HINT}")
     folder = root / name
-    if not name or not folder.is_dir():
-        raise IndexCorrupt(f"the index in {root} names a missing folder {name!r}; {REBUILD_HINT}")
+    if not folder.is_dir():
+        raise IndexCorrupt(f"the index's CURRENT file names a missing folder {name!r}; {REBUILD_HINT}")
     return folder
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """The live generation's manifest."""
+    """The live generation's manifest, checked for the keys loading relies on.
+
+    Raises:
+        IndexNotFound, IndexCorrupt: with the command that fixes it.
+    """
     folder = current_generation(root)
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"the index manifest in {folder} is unreadable ({exc}); {REBUILD_HINT}") from exc
+        raise IndexCorrupt(
+            f"the manifest of index {folder.name} is unreadable ({exc}); {REBUILD_HINT}"
+        ) from exc
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexCorrupt(f"the manifest of index {folder.name} is damaged ({problem}); {REBUILD_HINT}")
+    return manifest
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with a manifest's shape, or None."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    for key, kind in (("format", int), ("model", str), ("files", dict), ("counts", dict), ("articles", dict)):
+        if not isinstance(manifest.get(key), kind):
+            return f"no {key!r}"
+    if not isinstance(manifest["counts"].get("passages"), int):
+        return "no passage count"
+    if manifest.get("format") == FORMAT_VERSION and set(manifest["files"]) != set(_FILES[1:]):
+        return "the file list is incomplete"
+    return None
 
 
 def check_compatible(manifest: dict[str, Any], model: str, chunking: dict[str, Any]) -> None:
@@ -381,8 +470,12 @@ def check_compatible(manifest: dict[str, Any], model: str, chunking: dict[str, A
         )
 
 
-def load_index(root: Path) -> IndexData:
-    """Load the live generation, checking that its files agree with each other.
+def load_index(root: Path, verify: bool = False) -> IndexData:
+    """Load the live generation, checking that its files are whole and agree with each other.
+
+    Args:
+        root: the index folder.
+        verify: hash the memory-mapped vector files too (every other file is always hashed).
 
     Raises:
         IndexNotFound, IndexCorrupt: with the command that fixes it.
@@ -396,6 +489,10 @@ def load_index(root: Path) -> IndexData:
             actual = (folder / fname).stat().st_size
             if actual != size:
                 raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
+        # Indexes written before checksums have none; their sizes were checked above.
+        for fname, digest in manifest.get("sha256", {}).items():
+            if (verify or fname not in _MAPPED) and _sha256(folder / fname) != digest:
+                raise IndexCorrupt(f"{fname} does not match its checksum")
         passages = PassageTable.load(folder)
         # Mapped, not read: pages load as searches touch them, and serve starts sooner.
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
@@ -404,9 +501,11 @@ def load_index(root: Path) -> IndexData:
         faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
         bm25 = BM25.load(folder)
     except IndexCorrupt as exc:
-        raise IndexCorrupt(f"the index in {folder} is damaged: {exc}; {REBUILD_HINT}") from exc
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorrupt(f"the index in {folder} is damaged ({exc}); {REBUILD_HINT}") from exc
+        raise IndexCorrupt(f"index {folder.name} is damaged: {exc}; {REBUILD_HINT}") from exc
+    except _DAMAGE as exc:
+        raise IndexCorrupt(
+            f"index {folder.name} is damaged ({exc.__class__.__name__}: {exc}); {REBUILD_HINT}"
+        ) from exc
     counts = {
         len(passages),
         vectors.shape[0],
@@ -416,7 +515,7 @@ def load_index(root: Path) -> IndexData:
     }
     rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
-        raise IndexCorrupt(f"the index files in {folder} disagree on their counts; {REBUILD_HINT}")
+        raise IndexCorrupt(f"the files of index {folder.name} disagree on their counts; {REBUILD_HINT}")
     return IndexData(
         manifest, passages, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes, folder
     )

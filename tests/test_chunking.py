@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,41 @@ def test_any_text_chunks_into_exact_substrings(text: str) -> None:
         assert p.text == text[p.start : p.end]
         for s in p.sentences:
             assert text[s.start : s.end].strip()
+
+
+class CountingText(str):
+    """A str that counts the characters chunking reads from it, by index or by slice."""
+
+    reads = 0
+
+    def __getitem__(self, key):  # type: ignore[override]
+        piece = str.__getitem__(self, key)
+        CountingText.reads += len(piece)
+        return piece
+
+
+def reads_to_chunk(text: str) -> int:
+    CountingText.reads = 0
+    article = parse_article(CountingText(text), "t.txt", Path("t.txt"), "utf-8", "0")
+    chunk_article(article, ChunkSettings())
+    return CountingText.reads
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["火神山医院由中建三局负责建设", "abcdefghij", "，", "。", "　", "中建三局，" + "党员" * 80],
+    ids=["han", "ascii", "commas", "terminators", "blanks", "rare-commas"],
+)
+def test_chunking_reads_each_character_a_bounded_number_of_times(unit: str) -> None:
+    small, large = (unit * (n // len(unit)) for n in (20_000, 80_000))
+    ratio = reads_to_chunk(large) / reads_to_chunk(small)
+    assert ratio < 4.4  # 4× the text, 4× the work: linear
+
+
+def test_an_over_long_run_without_punctuation_is_hard_cut_within_max_chars() -> None:
+    text = "火神山医院由中建三局负责建设" * 10_000
+    chunk = ChunkSettings()
+    passages = chunk_article(article_of(text), chunk)
+    assert all(0 < p.end - p.start <= chunk.max_chars for p in passages)
+    assert all(s.end - s.start <= chunk.max_chars for p in passages for s in p.sentences)
+    assert "".join(text[s.start : s.end] for p in passages for s in p.sentences[:1]) == text

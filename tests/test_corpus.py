@@ -103,3 +103,54 @@ def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path)
     assert article_paths(tmp_path) == []
     with pytest.raises(CorpusError, match="no such article"):
         remove_article(tmp_path, "../outside.txt")
+
+
+def test_a_few_nuls_and_terminal_escapes_are_removed_with_a_warning(tmp_path: Path) -> None:
+    data = "标题\n　　火神山\x00医院\x1b[31m十天\x1b[0m建成。\n".encode()
+    article = read_article(write_article_bytes(tmp_path, "x.txt", data), tmp_path)
+    assert article.text == "标题\n　　火神山医院十天建成。\n"
+    assert article.warnings == ("x.txt: removed 1 NUL characters and 2 terminal escape sequences",)
+
+
+def test_mixed_utf8_and_gbk_lines_are_each_decoded_with_a_warning(tmp_path: Path) -> None:
+    data = "武汉加油\n　　火神山医院十天建成。\n".encode() + "　　天津市组建医疗队增援武汉。\n".encode("gbk")
+    article = read_article(write_article_bytes(tmp_path, "m.txt", data), tmp_path)
+    assert article.text == "武汉加油\n　　火神山医院十天建成。\n　　天津市组建医疗队增援武汉。\n"
+    assert article.title == "武汉加油"
+    assert (
+        len(article.warnings) == 1 and "mixed encodings, 1 of 4 lines read as gb18030" in article.warnings[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+        bytes(range(256)) * 8,
+        bytes((i * 7919 + 13) % 251 for i in range(5000)),
+        "标题\n".encode() + bytes((i * 7919 + 13) % 251 for i in range(5000)),
+    ],
+    ids=["png", "all-bytes", "pseudo-random", "utf8-line-then-random"],
+)
+def test_real_binaries_are_still_refused(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(CorpusError, match="PNG|binary"):
+        read_article(write_article_bytes(tmp_path, "b.txt", data), tmp_path)
+
+
+def test_unterminated_front_matter_never_gives_the_title_dashes(tmp_path: Path) -> None:
+    article = read_article(write_article(tmp_path, "u.txt", "---\n\n　　火神山医院十天建成。"), tmp_path)
+    assert article.title == "u" and article.body_start == 0
+    ruled = read_article(write_article(tmp_path, "r.txt", "---\n火神山医院\n　　十天建成。"), tmp_path)
+    assert ruled.title == "火神山医院"
+
+
+def test_an_article_with_only_front_matter_is_refused_as_no_body(tmp_path: Path) -> None:
+    path = write_article(tmp_path, "e.md", "---\ntitle: 空稿\ndate: 2020-02-02\n---\n\n")
+    with pytest.raises(CorpusError, match="e.md: no body text"):
+        read_article(path, tmp_path)
+
+
+def write_article_bytes(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path

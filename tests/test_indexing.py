@@ -218,3 +218,22 @@ def test_a_20_mb_article_is_refused_with_the_limit_and_the_rest_indexed(settings
     report = update_index(settings, FakeEmbedder())
     assert report.added == ["a.txt"]
     assert any("dump.txt: 20.6 MB is over the 2 MB limit" in s for s in report.skipped)
+
+
+def test_bodiless_articles_are_skipped_not_near_duplicates(settings: Settings) -> None:
+    for n in range(3):
+        write_article(settings.corpus_dir, f"empty{n}.md", f"---\ntitle: 空稿{n}\n---\n")
+    write_article(settings.corpus_dir, "a.txt", A)
+    write_article(settings.corpus_dir, "short1.txt", "---\ntitle: 图一\n---\n图片\n")
+    write_article(settings.corpus_dir, "short2.txt", "---\ntitle: 图二\n---\n图片 \n")
+    report = update_index(settings, FakeEmbedder())
+    assert report.duplicates == []
+    assert report.skipped == [f"empty{n}.md: no body text" for n in range(3)]
+    assert report.added == ["a.txt", "short1.txt", "short2.txt"]
+
+
+def test_repaired_articles_are_indexed_with_a_warning_in_the_report(settings: Settings) -> None:
+    (settings.corpus_dir / "nul.txt").write_bytes(A.replace("十天", "十\x00天").encode())
+    report = update_index(settings, FakeEmbedder())
+    assert report.added == ["nul.txt"] and report.warnings == ["nul.txt: removed 1 NUL characters"]
+    assert load_index(settings.index_dir).articles["nul.txt"]["warnings"] == report.warnings
