@@ -120,3 +120,11 @@ def test_ask_follow_up_and_filters(cli_env: tuple[CliRunner, list[str]]) -> None
     assert dated.exit_code == 0 and "74名党员" in dated.output
     none = runner.invoke(main, ["ask", "有多少名党员？", "--since", "2021", *paths])
     assert none.exit_code != 0 and "no article matches the filter" in none.output
+
+
+def test_ask_refuses_an_impossible_filter_date(cli_env: tuple[CliRunner, list[str]]) -> None:
+    runner, paths = cli_env
+    assert runner.invoke(main, ["index", "build", *paths]).exit_code == 0
+    asked = runner.invoke(main, ["ask", "天津首批医疗队有多少名党员？", "--since", "2020-02-30", *paths])
+    assert asked.exit_code == 1 and "Error: since date '2020-02-30' is not a real date" in asked.output
+    assert "Traceback" not in asked.output
