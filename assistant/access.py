@@ -7,7 +7,7 @@ Two guards, both plain Python testable without a browser:
   A web page on ``evil.example`` whose name an attacker re-points at this
   machine (DNS rebinding) reaches the server with ``Host: evil.example``; it
   gets a 400 instead of the app. The guard also bounds the body of any one
-  request and shuts the upload route when nobody may manage the corpus.
+  request and keeps Gradio's upload route for a logged-in administrator.
 * :class:`AdminGate` turns the ``ASSISTANT_ADMIN_PASSWORD`` into short-lived
   random tokens; every corpus-management handler checks its token here, on
   the server, so hiding buttons is never what keeps a visitor out.
@@ -37,6 +37,8 @@ ADMIN_PASSWORD_ENV = "ASSISTANT_ADMIN_PASSWORD"
 ALLOWED_HOSTS_ENV = "ASSISTANT_ALLOWED_HOSTS"
 MIN_PASSWORD_CHARS = 8
 UPLOAD_PATH_SUFFIX = "/gradio_api/upload"
+# The page copies its admin token into this cookie, the only thing Gradio's upload requests carry.
+ADMIN_COOKIE = "assistant_admin"
 
 
 def host_name(value: str | None) -> str:
@@ -97,15 +99,24 @@ class HostGuard:
         allowed: host names from :func:`allowed_hosts`.
         max_body: the largest body in bytes of any request but an upload; a
             body must declare its length, so the bound holds before a byte is read.
-        max_upload: the same for Gradio's upload route, or None to shut that
-            route (nobody may add files when corpus management is off).
+        max_upload: the same for Gradio's upload route.
+        may_upload: whether the token in the ``ADMIN_COOKIE`` cookie may use the
+            upload route; the default lets nobody (corpus management is off).
     """
 
-    def __init__(self, app: Any, allowed: frozenset[str], max_body: int, max_upload: int | None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        allowed: frozenset[str],
+        max_body: int,
+        max_upload: int,
+        may_upload: Callable[[str | None], bool] = lambda token: False,
+    ) -> None:
         self.app = app
         self.allowed = allowed
         self.max_body = max_body
         self.max_upload = max_upload
+        self.may_upload = may_upload
 
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
@@ -114,7 +125,7 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        refused = refusal(headers, self.allowed) or self._too_large(scope, headers)
+        refused = refusal(headers, self.allowed) or self._bounds(scope, headers)
         if refused is None:
             await self.app(scope, receive, send)
             return
@@ -138,12 +149,15 @@ class HostGuard:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _too_large(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[int, str] | None:
+    def _bounds(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[int, str] | None:
         if scope["type"] != "http":
             return None
-        limit = self.max_upload if scope.get("path", "").endswith(UPLOAD_PATH_SUFFIX) else self.max_body
-        if limit is None:
-            return 403, "Uploads are off: corpus management is not enabled on this server."
+        limit = self.max_body
+        # Gradio stores any upload before a handler sees it: only an administrator may send one.
+        if scope.get("path", "").rstrip("/").endswith(UPLOAD_PATH_SUFFIX):
+            if not self.may_upload(cookie(headers.get("cookie"), ADMIN_COOKIE)):
+                return 403, "Uploads need an administrator login."
+            limit = self.max_upload
         length = headers.get("content-length")
         if length is None:
             if "transfer-encoding" in headers:
@@ -152,6 +166,15 @@ class HostGuard:
         if not length.isdigit() or int(length) > limit:
             return 413, f"Request body over the {limit} byte limit."
         return None
+
+
+def cookie(header: str | None, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, or None."""
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
 
 
 class AdminGate:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from assistant.access import (
+    ADMIN_COOKIE,
     ADMIN_PASSWORD_ENV,
     ALLOWED_HOSTS_ENV,
     LOCAL_HOSTS,
@@ -142,6 +143,15 @@ def article_rows(assistant: Assistant) -> list[list[Any]]:
     ]
 
 
+# Gradio's upload requests carry cookies but no event inputs, so the page mirrors its admin token
+# in a cookie that assistant.access.HostGuard checks before storing any upload.
+COPY_TOKEN_JS = """(token) => {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = token
+    ? `ADMIN_COOKIE=${token}; path=/; max-age=43200; SameSite=Strict${secure}`
+    : "ADMIN_COOKIE=; path=/; max-age=0; SameSite=Strict";
+  return [];
+}""".replace("ADMIN_COOKIE", ADMIN_COOKIE)
 READ_ONLY_NOTE = (
     "语料库管理未开启：此服务器只提供问答。管理员可在启动前设置环境变量 "
     "`ASSISTANT_ADMIN_PASSWORD`，再在这里登录后上传、粘贴、删除和恢复文章。"
@@ -285,9 +295,12 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
 
     private = {"api_name": False}
     logged_in = [status, token, password, panel, trashed]
-    login.click(do_login, inputs=password, outputs=logged_in, **private)
-    password.submit(do_login, inputs=password, outputs=logged_in, **private)
-    logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private)
+    copy_token = {"fn": None, "inputs": token, "js": COPY_TOKEN_JS}
+    login.click(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
+    password.submit(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
+    logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private).then(
+        **copy_token, **private
+    )
     upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
         lambda: None, outputs=files, **private
     )
@@ -337,7 +350,8 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
         allowed=hosts,
         # A pasted article at the size limit fits with room for JSON escapes; anything bigger is refused unread.
         max_body=4 * limit,
-        max_upload=MAX_UPLOADS * limit + 2**20 if gate else None,
+        max_upload=MAX_UPLOADS * limit + 2**20,
+        **({"may_upload": gate.check} if gate else {}),
     )
     demo = build_app(assistant, gate)
     demo.launch(

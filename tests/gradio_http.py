@@ -8,6 +8,8 @@ import socket
 from http.client import HTTPConnection
 from typing import Any
 
+from assistant.access import ADMIN_COOKIE
+
 
 def free_port() -> int:
     """A TCP port nothing listens on just now."""
@@ -65,8 +67,8 @@ def call(port: int, elem_id: str, data: list[Any], headers: dict[str, str] | Non
     raise AssertionError("the event never completed")
 
 
-def upload(port: int, name: str, data: bytes) -> tuple[int, bytes]:
-    """POST one file to Gradio's upload route, as the File component does."""
+def upload(port: int, name: str, data: bytes, token: str = "") -> tuple[int, bytes]:
+    """POST one file to Gradio's upload route, as the File component does (``token``: the admin cookie)."""
     boundary = secrets.token_hex(8)
     body = (
         (
@@ -81,5 +83,5 @@ def upload(port: int, name: str, data: bytes) -> tuple[int, bytes]:
         "POST",
         "/gradio_api/upload",
         body,
-        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        {"Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": f"{ADMIN_COOKIE}={token}"},
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -8,7 +10,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from assistant.access import AdminGate, HostGuard, allowed_hosts, host_name, refusal
+from assistant.access import ADMIN_COOKIE, AdminGate, HostGuard, allowed_hosts, cookie, host_name, refusal
 from assistant.errors import AssistantError
 
 LOCAL = allowed_hosts("127.0.0.1")
@@ -52,17 +54,17 @@ def test_refusal_checks_host_then_origin() -> None:
     assert refusal({"host": "127.0.0.1:7860", "origin": "null"}, LOCAL)[0] == 403
 
 
-def _client(max_upload: int | None) -> TestClient:
+def _client(**guard_options: Any) -> TestClient:
     async def echo(request: Request) -> PlainTextResponse:
         return PlainTextResponse(f"got {len(await request.body())}")
 
     routes = [Route(path, echo, methods=["GET", "POST"]) for path in ("/", "/gradio_api/upload")]
-    guard = Middleware(HostGuard, allowed=LOCAL, max_body=100, max_upload=max_upload)
+    guard = Middleware(HostGuard, allowed=LOCAL, max_body=100, max_upload=1000, **guard_options)
     return TestClient(Starlette(routes=routes, middleware=[guard]), base_url="http://127.0.0.1:7860")
 
 
 def test_host_guard_refuses_foreign_hosts_and_origins_before_the_app() -> None:
-    client = _client(max_upload=1000)
+    client = _client()
     assert client.get("/").text == "got 0"
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
     assert client.post("/", headers={"origin": "http://evil.example"}).status_code == 403
@@ -70,7 +72,7 @@ def test_host_guard_refuses_foreign_hosts_and_origins_before_the_app() -> None:
 
 
 def test_host_guard_bounds_request_bodies() -> None:
-    client = _client(max_upload=1000)
+    client = _client(may_upload=lambda token: True)
     assert client.post("/", content=b"x" * 100).text == "got 100"
     assert client.post("/", content=b"x" * 101).status_code == 413
     assert client.post("/gradio_api/upload", content=b"x" * 1000).text == "got 1000"
@@ -79,10 +81,21 @@ def test_host_guard_bounds_request_bodies() -> None:
     assert chunked.status_code == 411
 
 
-def test_host_guard_shuts_the_upload_route_when_management_is_off() -> None:
-    client = _client(max_upload=None)
+def test_host_guard_keeps_uploads_for_an_administrator() -> None:
+    assert _client().post("/gradio_api/upload", content=b"x").status_code == 403  # management off
+    client = _client(may_upload=lambda token: token == "good")
     assert client.post("/gradio_api/upload", content=b"x").status_code == 403
+    bad = {"cookie": f"{ADMIN_COOKIE}=guessed"}
+    assert client.post("/gradio_api/upload/", content=b"x", headers=bad).status_code == 403
+    good = {"cookie": f"theme=dark; {ADMIN_COOKIE}=good"}
+    assert client.post("/gradio_api/upload", content=b"x", headers=good).text == "got 1"
     assert client.post("/", content=b"x").text == "got 1"
+
+
+def test_cookie_reads_one_value_from_a_cookie_header() -> None:
+    assert cookie("a=1; assistant_admin=tok-en_; b=2", "assistant_admin") == "tok-en_"
+    assert cookie("xassistant_admin=1", "assistant_admin") is None
+    assert cookie(None, "assistant_admin") is None
 
 
 def test_admin_gate_hands_out_tokens_for_the_right_password_only() -> None:

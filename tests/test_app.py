@@ -175,29 +175,32 @@ def test_unauthenticated_management_calls_change_nothing(
     write_article(settings.corpus_dir, "a.txt", ARTICLE)
     before = corpus_state(settings)
     with running(assistant, monkeypatch, password="correct horse battery") as port:
-        status, paths = upload(port, "evil.txt", "　　伪造的文章。".encode())
+        assert upload(port, "evil.txt", "　　伪造的文章。".encode())[0] == 403
+        assert upload(port, "evil.txt", "　　伪造的文章。".encode(), token="guessed")[0] == 403
+        # A file the administrator's page uploaded, handed to the save handler by someone else.
+        token = call(port, "admin-login", ["correct horse battery"])[1]
+        status, paths = upload(port, "evil.txt", "　　伪造的文章。".encode(), token=token)
         assert status == 200
         [held] = json.loads(paths)
         file = {"path": held, "orig_name": "evil.txt", "meta": {"_type": "gradio.FileData"}}
-        for token in ("", "guessed"):
-            assert call(port, "save-upload", [token, [file]])[0] == ADMIN_REQUIRED
-            assert call(port, "save-paste", [token, "标题", "　　伪造的文章。"])[0] == ADMIN_REQUIRED
-            assert call(port, "update-index", [token])[0] == ADMIN_REQUIRED
-            assert call(port, "delete-article", [token, "a.txt", True])[0] == ADMIN_REQUIRED
+        for wrong in ("", "guessed"):
+            assert call(port, "save-upload", [wrong, [file]])[0] == ADMIN_REQUIRED
+            assert call(port, "save-paste", [wrong, "标题", "　　伪造的文章。"])[0] == ADMIN_REQUIRED
+            assert call(port, "update-index", [wrong])[0] == ADMIN_REQUIRED
+            assert call(port, "delete-article", [wrong, "a.txt", True])[0] == ADMIN_REQUIRED
             # Before a login the trash list is empty, so Gradio itself refuses any name to restore.
-            assert "not in the list of choices" in call(port, "restore-article", [token, "a.txt"])
+            assert "not in the list of choices" in call(port, "restore-article", [wrong, "a.txt"])
         assert corpus_state(settings) == before
         assert not Path(held).exists(), "the refused upload is gone from Gradio's folder"
         config = json.loads(http(port, "GET", "/config")[1])
         [trash] = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "restore-choice"]
         assert trash["props"]["choices"] == [], "deleted articles' names are not shown before a login"
         # A spoofed Host with a matching Origin never reaches the handler, even with a token.
-        token = call(port, "admin-login", ["correct horse battery"])[1]
         rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
         assert call(port, "save-paste", [token, "标题", "　　伪造的文章。"], rebound) == 400
         assert corpus_state(settings) == before
         # Oversized requests are refused before the body is read.
-        assert upload(port, "big.txt", b"x" * 5000)[0] == 413
+        assert upload(port, "big.txt", b"x" * 5000, token=token)[0] == 413
         assert "over the 0 MB limit" in call(port, "save-paste", [token, "大", "字" * 2000])[0]
         conn = HTTPConnection("127.0.0.1", port, timeout=30)
         conn.putrequest("POST", "/gradio_api/queue/join", skip_host=True)
