@@ -348,8 +348,9 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
     guard = Middleware(
         HostGuard,
         allowed=hosts,
-        # A pasted article at the size limit fits with room for JSON escapes; anything bigger is refused unread.
-        max_body=4 * limit,
+        # Room for a paste a few times the article limit, so the paste handler can say what is wrong;
+        # anything bigger is refused unread.
+        max_body=8 * limit,
         max_upload=MAX_UPLOADS * limit + 2**20,
         **({"may_upload": gate.check} if gate else {}),
     )

@@ -201,6 +201,9 @@ def test_unauthenticated_management_calls_change_nothing(
         assert corpus_state(settings) == before
         # Oversized requests are refused before the body is read.
         assert upload(port, "big.txt", b"x" * 5000, token=token)[0] == 413
+        # (Gradio's File.preprocess leaves one empty temp file per file it passes on; nothing with content stays.)
+        left = [p for p in (tmp_path / "gradio").rglob("*") if p.is_file() and p.stat().st_size]
+        assert left == [], "no upload is left behind"
         assert "over the 0 MB limit" in call(port, "save-paste", [token, "大", "字" * 2000])[0]
         conn = HTTPConnection("127.0.0.1", port, timeout=30)
         conn.putrequest("POST", "/gradio_api/queue/join", skip_host=True)
