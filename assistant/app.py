@@ -236,7 +236,7 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         update = gr.Button("更新索引", variant="primary", elem_id="update-index")
         with gr.Row():
             choice = gr.Dropdown(
-                choices=sorted(assistant.answerer.retriever.index.articles),
+                choices=manager.deletable(),
                 value=None,  # never a default: opening the tab and clicking must not delete anything
                 label="选择要删除的文章",
                 scale=2,
@@ -258,7 +258,7 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
     def refresh(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
         # A choice that still exists stays chosen (a refused delete keeps it); the confirmation never does.
         rows = article_rows(assistant)
-        ids = [row[0] for row in rows]
+        ids = manager.deletable()
         trash = trashed_articles(manager.corpus) if manager.gate.check(held) else []
         chosen = chosen if chosen in ids else None
         return (

@@ -15,8 +15,8 @@ from typing import Any
 from assistant.access import AdminGate
 from assistant.answer import md_escape
 from assistant.config import Settings
-from assistant.corpus import add_file, add_text, remove_article, restore_article
-from assistant.errors import AssistantError
+from assistant.corpus import add_file, add_text, article_paths, remove_article, restore_article
+from assistant.errors import AssistantError, CorpusError
 from assistant.service import Assistant
 
 # One request saves at most this many files: each is read, decoded and written under the request.
@@ -167,6 +167,15 @@ class CorpusManager:
         if not self.gate.check(token):
             return ADMIN_REQUIRED
         return run_update(self.assistant, progress)
+
+    def deletable(self) -> list[str]:
+        """Every article file in the corpus, indexed or not: one the indexer skips must be removable too."""
+        indexed = set(self.assistant.answerer.retriever.index.articles)
+        try:
+            on_disk = {p.relative_to(self.corpus).as_posix() for p in article_paths(self.corpus)}
+        except CorpusError:  # no corpus folder: nothing on disk to offer
+            on_disk = set()
+        return sorted(indexed | on_disk)
 
     def delete(self, token: str | None, article_id: str | None, confirmed: bool, progress: Any = None) -> str:
         """Move a chosen, confirmed article to corpus/.trash/ and update the index."""

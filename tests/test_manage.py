@@ -168,3 +168,13 @@ def test_public_message_names_server_folders_relatively(settings: Settings) -> N
         f"{settings.corpus_dir.resolve()}/x.txt: cannot read; index {settings.index_dir.resolve()} locked"
     )
     assert public_message(message, settings) == "corpus/x.txt: cannot read; index index locked"
+
+
+def test_an_article_the_indexer_skips_can_still_be_deleted(settings: Settings) -> None:
+    manager = make_manager(settings)
+    (settings.corpus_dir / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    token = manager.gate.login(PASSWORD)
+    assert "跳过 1 篇" in manager.update(token)
+    assert manager.deletable() == ["a.txt", "photo.txt"]
+    assert "已把 photo.txt 移到回收站" in manager.delete(token, "photo.txt", True)
+    assert manager.deletable() == ["a.txt"] and trashed_articles(settings.corpus_dir) == ["photo.txt"]
