@@ -215,3 +215,12 @@ def test_unauthenticated_management_calls_change_nothing(
         assert corpus_state(settings) == before
         # The administrator's token does work over the same route.
         assert call(port, "save-paste", [token, "标题", "　　真的文章。"])[0].startswith("已加入：标题.txt")
+
+
+def test_nothing_is_chosen_for_deletion_when_the_corpus_tab_opens(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    demo = build_app(make_assistant(settings), gate=AdminGate("correct horse battery"))
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    assert by_id["delete-choice"].choices == [("a.txt", "a.txt")]
+    assert by_id["delete-choice"].value is None and by_id["delete-confirm"].value is False
