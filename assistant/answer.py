@@ -28,11 +28,21 @@ FOLLOW_UP_MARKERS = re.compile(
 )
 _WORD = re.compile(r"[\w]", re.UNICODE)
 _MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
+# Bidi controls and zero-width characters are invisible, yet they reorder or hide what a quote
+# says. The rendered answer shows each as a mark; the quote itself (and its JSON) keeps them.
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def mark_invisible(escaped: str) -> str:
+    """Already-escaped HTML with each bidi or zero-width character shown as a visible mark."""
+    return _INVISIBLE.sub(
+        lambda m: f'<span class="ctl" title="U+{ord(m[0]):04X}">⟨U+{ord(m[0]):04X}⟩</span>', escaped
+    )
 
 
 def md_escape(text: str) -> str:
-    """User or article text made inert in markdown: HTML-escaped, markdown syntax backslashed."""
-    return _MARKDOWN.sub(r"\\\1", html.escape(text))
+    """User or article text made inert in markdown: escaped, and invisible characters marked."""
+    return mark_invisible(_MARKDOWN.sub(r"\\\1", html.escape(text)))
 
 
 @dataclass(frozen=True)
@@ -340,7 +350,7 @@ def highlight(text: str, offset: int, quote: Quote) -> str:
     """``text`` (which starts at ``offset`` in the article) as HTML, the quote in ``<mark>``."""
     a = max(0, quote.start - offset)
     b = max(a, quote.end - offset)
-    parts = (html.escape(text[:a]), html.escape(text[a:b]), html.escape(text[b:]))
+    parts = [mark_invisible(html.escape(part)) for part in (text[:a], text[a:b], text[b:])]
     return (parts[0] + "<mark>" + parts[1] + "</mark>" + parts[2]).replace("\n", "<br>")
 
 
@@ -376,7 +386,7 @@ def render_answer(
                 f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
                 f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
                 f"<p>{highlight(paragraph, start, q)}</p>"
-                f"<p><code>{html.escape(q.citation)}</code></p></details>",
+                f"<p><code>{mark_invisible(html.escape(q.citation))}</code></p></details>",
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"

@@ -1,19 +1,33 @@
 """The Gradio web app: a thin shell over :class:`assistant.service.Assistant`.
 
-The chat tab asks questions; the Corpus tab lists, adds and removes articles
-and updates the index. Every callback is a plain function testable without a
-browser; answer formatting lives in :mod:`assistant.answer`.
+The chat tab asks questions, open to anyone. The Corpus tab lists the
+articles; when ``ASSISTANT_ADMIN_PASSWORD`` is set, an administrator who logs
+in there can also add, remove, restore and re-index them (access rules live in
+:mod:`assistant.access`). Every callback is a plain function testable without
+a browser; answer formatting lives in :mod:`assistant.answer`.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import os
+from collections.abc import Iterable
 from typing import Any
 
+from assistant.access import (
+    ADMIN_COOKIE,
+    ADMIN_PASSWORD_ENV,
+    ALLOWED_HOSTS_ENV,
+    LOCAL_HOSTS,
+    WILDCARD_HOSTS,
+    AdminGate,
+    HostGuard,
+    allowed_hosts,
+)
 from assistant.answer import md_escape
-from assistant.corpus import add_file, add_text, remove_article
+from assistant.corpus import trashed_articles
 from assistant.errors import AssistantError
+from assistant.manage import MAX_UPLOADS, CorpusManager, public_message
 from assistant.retrieval import Filter
 from assistant.service import Assistant
 
@@ -22,6 +36,7 @@ logger = logging.getLogger(__name__)
 CSS = """
 mark { background: #ffe58f; color: inherit; padding: 0 2px; border-radius: 2px; }
 blockquote { margin: 4px 0 8px 0; color: #444; }
+.ctl { color: #a8071a; font-size: 0.75em; border: 1px dotted #a8071a; border-radius: 2px; }
 """
 
 
@@ -59,16 +74,16 @@ def make_respond(assistant: Assistant) -> Any:
         until: str | None = None,
     ) -> str:
         question = message_text(message)
-        where = Filter(
-            article=article or None,
-            source=source or None,
-            since=(since or "").strip() or None,
-            until=(until or "").strip() or None,
-        )
         try:
+            where = Filter(
+                article=article or None,
+                source=source or None,
+                since=(since or "").strip() or None,
+                until=(until or "").strip() or None,
+            )
             return assistant.ask(question, history=user_turns(history), where=where).answer
         except AssistantError as exc:
-            return md_escape(str(exc))
+            return md_escape(public_message(str(exc), assistant.settings))
 
     return respond
 
@@ -128,69 +143,34 @@ def article_rows(assistant: Assistant) -> list[list[Any]]:
     ]
 
 
-def save_uploads(assistant: Assistant, files: list[Any] | None) -> str:
-    """Save uploaded files into the corpus; say which were refused and why."""
-    lines = []
-    for item in files or []:
-        path = Path(item if isinstance(item, str) else getattr(item, "name", str(item)))
-        try:
-            saved = add_file(assistant.settings.corpus_dir, path.name, path.read_bytes())
-            lines.append(f"已加入：{saved.name}")
-        except (AssistantError, OSError) as exc:
-            lines.append(f"未加入：{exc}")
-    if not lines:
-        return "请先选择要上传的 .txt 或 .md 文件。"
-    return "\n".join(lines) + "\n\n点击「更新索引」后即可提问。"
+# Gradio's upload requests carry cookies but no event inputs, so the page mirrors its admin token
+# in a cookie that assistant.access.HostGuard checks before storing any upload.
+COPY_TOKEN_JS = """(token) => {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = token
+    ? `ADMIN_COOKIE=${token}; path=/; max-age=43200; SameSite=Strict${secure}`
+    : "ADMIN_COOKIE=; path=/; max-age=0; SameSite=Strict";
+  return [];
+}""".replace("ADMIN_COOKIE", ADMIN_COOKIE)
+READ_ONLY_NOTE = (
+    "语料库管理未开启：此服务器只提供问答。管理员可在启动前设置环境变量 "
+    "`ASSISTANT_ADMIN_PASSWORD`，再在这里登录后上传、粘贴、删除和恢复文章。"
+)
 
 
-def save_pasted(assistant: Assistant, title: str, body: str) -> str:
-    """Save a pasted article into the corpus."""
-    try:
-        saved = add_text(assistant.settings.corpus_dir, title, body)
-    except AssistantError as exc:
-        return f"未加入：{exc}"
-    return f"已加入：{saved.name}\n\n点击「更新索引」后即可提问。"
+def build_app(assistant: Assistant, gate: AdminGate | None = None) -> Any:
+    """The Gradio Blocks app: the chat for anyone, and a Corpus tab.
 
-
-def run_update(assistant: Assistant, progress: Any = None) -> str:
-    """Update the index from the corpus; questions keep using the old one until it is done."""
-
-    def report(done: int, total: int) -> None:
-        if progress is not None:
-            progress(done / max(total, 1), desc=f"向量化 {done}/{total}")
-
-    try:
-        r = assistant.update(progress=report)
-    except AssistantError as exc:
-        return f"更新失败：{exc}"
-    skipped = r.skipped + r.duplicates
-    lines = [
-        f"索引已更新：新增 {len(r.added)} 篇，修改 {len(r.changed)} 篇，删除 {len(r.removed)} 篇，"
-        f"未变 {len(r.unchanged)} 篇，跳过 {len(skipped)} 篇；"
-        f"现有 {r.articles} 篇文章、{r.passages} 个段落（新向量化 {r.embedded} 段文本，"
-        f"复用 {r.reused} 段），用时 {r.seconds:.1f} 秒。"
-    ]
-    lines += [f"- 跳过：{reason}" for reason in skipped]
-    return "\n".join(lines)
-
-
-def delete_article(assistant: Assistant, article_id: str | None, progress: Any = None) -> str:
-    """Move an article to corpus/.trash/ and update the index."""
-    if not article_id:
-        return "请先选择要删除的文章。"
-    try:
-        moved = remove_article(assistant.settings.corpus_dir, article_id)
-    except AssistantError as exc:
-        return f"删除失败：{exc}"
-    return f"已移到 {moved}。\n" + run_update(assistant, progress)
-
-
-def build_app(assistant: Assistant) -> Any:
-    """The Gradio Blocks app: the chat, and a Corpus tab to add, remove and re-index articles."""
+    Args:
+        assistant: the live assistant.
+        gate: the administrator check. Without one the Corpus tab only lists
+            the articles, and no handler that could change the corpus exists.
+    """
     import gradio as gr
 
-    with gr.Blocks(title="新闻问答") as demo:
-        title = gr.Markdown(header(assistant))
+    # Files a visitor uploaded but never saved are swept after an hour.
+    with gr.Blocks(title="新闻问答", delete_cache=(3600, 3600)) as demo:
+        title = gr.Markdown(lambda: header(assistant))
         with gr.Tab("问答"):
             with gr.Accordion("筛选（可选）", open=False), gr.Row():
                 only_article = gr.Dropdown(
@@ -201,7 +181,10 @@ def build_app(assistant: Assistant) -> Any:
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             gr.ChatInterface(
                 make_respond(assistant),
-                chatbot=gr.Chatbot(height=560, label="对话", buttons=["copy"], elem_id="chat"),
+                # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
+                chatbot=gr.Chatbot(
+                    height=560, label="对话", buttons=["copy"], elem_id="chat", latex_delimiters=[]
+                ),
                 textbox=gr.Textbox(
                     placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
                 ),
@@ -213,68 +196,175 @@ def build_app(assistant: Assistant) -> Any:
             )
         with gr.Tab("语料库"):
             table = gr.Dataframe(
-                value=article_rows(assistant),
+                value=lambda: article_rows(assistant),
                 headers=ARTICLE_COLUMNS,
                 interactive=False,
                 label="已索引的文章",
                 elem_id="article-table",
             )
-            with gr.Row():
-                with gr.Column():
-                    files = gr.File(
-                        label="上传文章（.txt / .md）",
-                        file_count="multiple",
-                        file_types=[".txt", ".md"],
-                        elem_id="article-upload",
-                    )
-                    upload = gr.Button("保存上传的文章")
-                with gr.Column():
-                    paste_title = gr.Textbox(label="标题")
-                    paste_body = gr.Textbox(label="正文", lines=6)
-                    paste = gr.Button("保存粘贴的文章")
-            with gr.Row():
-                update = gr.Button("更新索引", variant="primary")
-                choice = gr.Dropdown(
-                    choices=sorted(assistant.answerer.retriever.index.articles),
-                    label="选择要删除的文章",
-                    scale=2,
-                )
-                delete = gr.Button("删除并更新索引", variant="stop")
-            status = gr.Markdown()
-
-            def refresh() -> tuple[Any, ...]:
-                rows = article_rows(assistant)
-                return (
-                    rows,
-                    gr.update(choices=[row[0] for row in rows], value=None),
-                    header(assistant),
-                    gr.update(choices=article_choices(assistant)),
-                    gr.update(choices=sources(assistant)),
-                )
-
-            def do_update(progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
-                return run_update(assistant, progress)
-
-            def do_delete(article_id: str | None, progress: Any = gr.Progress()) -> str:  # noqa: B008
-                return delete_article(assistant, article_id, progress)
-
-            upload.click(lambda f: save_uploads(assistant, f), inputs=files, outputs=status, api_name=False)
-            paste.click(
-                lambda t, b: save_pasted(assistant, t, b),
-                inputs=[paste_title, paste_body],
-                outputs=status,
-                api_name=False,
-            )
-            refreshed = [table, choice, title, only_article, only_source]
-            update.click(do_update, outputs=status, api_name=False).then(
-                refresh, outputs=refreshed, api_name=False
-            )
-            delete.click(do_delete, inputs=choice, outputs=status, api_name=False).then(
-                refresh, outputs=refreshed, api_name=False
-            )
+            if gate is None:
+                gr.Markdown(READ_ONLY_NOTE, elem_id="read-only-note")
+            else:
+                _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
     return demo
 
 
-def serve(assistant: Assistant, host: str, port: int) -> None:
-    """Build the app and block serving it."""
-    build_app(assistant).launch(server_name=host, server_port=port, show_error=True, css=CSS)
+def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
+    """The login box and the management panel, wired to ``manager``'s checked handlers."""
+    assistant = manager.assistant
+    with gr.Row():
+        password = gr.Textbox(label="管理员密码", type="password", scale=3, elem_id="admin-password")
+        login = gr.Button("登录", scale=1, elem_id="admin-login")
+        logout = gr.Button("退出管理", scale=1, elem_id="admin-logout")
+    # The page holds the session's token, never the password; every handler checks it.
+    token = gr.Textbox(visible="hidden", elem_id="admin-token")
+    with gr.Column(visible=False) as panel:
+        with gr.Row():
+            with gr.Column():
+                files = gr.File(
+                    label=f"上传文章（.txt / .md，每篇不超过 {assistant.settings.max_file_bytes // 2**20} MB，"
+                    f"一次至多 {MAX_UPLOADS} 个）",
+                    file_count="multiple",
+                    file_types=[".txt", ".md"],
+                    elem_id="article-upload",
+                )
+                upload = gr.Button("保存上传的文章", elem_id="save-upload")
+            with gr.Column():
+                paste_title = gr.Textbox(label="标题")
+                paste_body = gr.Textbox(label="正文", lines=6)
+                paste = gr.Button("保存粘贴的文章", elem_id="save-paste")
+        update = gr.Button("更新索引", variant="primary", elem_id="update-index")
+        with gr.Row():
+            choice = gr.Dropdown(
+                choices=manager.deletable(),
+                value=None,  # never a default: opening the tab and clicking must not delete anything
+                label="选择要删除的文章",
+                scale=2,
+                elem_id="delete-choice",
+            )
+            confirm = gr.Checkbox(label="确认删除所选文章", value=False, elem_id="delete-confirm")
+            delete = gr.Button("删除并更新索引", variant="stop", elem_id="delete-article")
+        with gr.Row():
+            trashed = gr.Dropdown(
+                choices=[],  # filled after a login: deleted articles' names are the administrator's business
+                value=None,
+                label="回收站（corpus/.trash/）",
+                scale=2,
+                elem_id="restore-choice",
+            )
+            restore = gr.Button("恢复", elem_id="restore-article")
+    status = gr.Markdown(elem_id="corpus-status")
+
+    def refresh(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
+        # A choice that still exists stays chosen (a refused delete keeps it); the confirmation never does.
+        rows = article_rows(assistant)
+        ids = manager.deletable()
+        trash = trashed_articles(manager.corpus) if manager.gate.check(held) else []
+        chosen = chosen if chosen in ids else None
+        return (
+            rows,
+            header(assistant),
+            gr.update(choices=article_choices(assistant)),
+            gr.update(choices=sources(assistant)),
+            gr.update(choices=ids, value=chosen),
+            name_the_article(chosen),
+            gr.update(choices=trash, value=in_trash if in_trash in trash else None),
+        )
+
+    def do_login(entered: str) -> tuple[Any, ...]:
+        message, issued = manager.login(entered)
+        trash = trashed_articles(manager.corpus) if issued else []
+        return message, issued, "", gr.update(visible=bool(issued)), gr.update(choices=trash, value=None)
+
+    def do_logout(held: str) -> tuple[Any, ...]:
+        message, issued = manager.logout(held)
+        return message, issued, gr.update(visible=False)
+
+    def do_update(held: str, progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
+        return manager.update(held, progress)
+
+    def do_delete(held: str, article_id: str | None, sure: bool, progress: Any = gr.Progress()) -> str:  # noqa: B008
+        return manager.delete(held, article_id, sure, progress)
+
+    def do_restore(held: str, name: str | None, progress: Any = gr.Progress()) -> str:  # noqa: B008
+        return manager.restore(held, name, progress)
+
+    def name_the_article(article_id: str | None) -> Any:
+        label = f"确认删除 {article_id}" if article_id else "确认删除所选文章"
+        return gr.update(value=False, label=label)
+
+    private = {"api_name": False}
+    logged_in = [status, token, password, panel, trashed]
+    copy_token = {"fn": None, "inputs": token, "js": COPY_TOKEN_JS}
+    login.click(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
+    password.submit(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
+    logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private).then(
+        **copy_token, **private
+    )
+    upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
+        lambda: None, outputs=files, **private
+    )
+    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private)
+    choice.change(name_the_article, inputs=choice, outputs=confirm, **private)
+    refreshed = {
+        "fn": refresh,
+        "inputs": [token, choice, trashed],
+        "outputs": [*shown, choice, confirm, trashed],
+    }
+    update.click(do_update, inputs=token, outputs=status, **private).then(**refreshed, **private)
+    delete.click(do_delete, inputs=[token, choice, confirm], outputs=status, **private).then(
+        **refreshed, **private
+    )
+    restore.click(do_restore, inputs=[token, trashed], outputs=status, **private).then(**refreshed, **private)
+
+
+def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (), block: bool = True) -> Any:
+    """Build the app and serve it behind the Host allow-list; block unless ``block`` is False.
+
+    Args:
+        assistant: the live assistant.
+        host: the address to bind (``--host``); also an allowed ``Host`` name.
+        port: the port.
+        allowed: further host names clients may use (``--allowed-host``), on
+            top of loopback and ``ASSISTANT_ALLOWED_HOSTS``.
+        block: False returns the running app at once (tests close it with ``.close()``).
+
+    Raises:
+        AssistantError: ``ASSISTANT_ADMIN_PASSWORD`` is set but too short.
+    """
+    from starlette.middleware import Middleware
+
+    gate = AdminGate.from_env()
+    hosts = allowed_hosts(host, allowed, os.environ.get(ALLOWED_HOSTS_ENV))
+    if gate is None:
+        logger.warning("corpus management is off (read-only): set %s to enable it", ADMIN_PASSWORD_ENV)
+    if host in WILDCARD_HOSTS and hosts == LOCAL_HOSTS:
+        logger.warning(
+            "listening on all interfaces, but only loopback names are allowed: "
+            "name the server's LAN address or host name with --allowed-host or %s",
+            ALLOWED_HOSTS_ENV,
+        )
+    limit = assistant.settings.max_file_bytes
+    guard = Middleware(
+        HostGuard,
+        allowed=hosts,
+        # Room for a paste a few times the article limit, so the paste handler can say what is wrong;
+        # anything bigger is refused unread.
+        max_body=8 * limit,
+        max_upload=MAX_UPLOADS * limit + 2**20,
+        **({"may_upload": gate.check} if gate else {}),
+    )
+    demo = build_app(assistant, gate)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        show_error=False,  # an unexpected error's text may name server paths; users' errors are messages
+        css=CSS,
+        max_file_size=limit,
+        app_kwargs={"middleware": [guard]},
+        # Run history would keep every call's inputs, the admin password among them, in the browser.
+        run_history=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return demo

@@ -203,20 +203,29 @@ def ask(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name clients may use besides loopback and --host (repeat) [ASSISTANT_ALLOWED_HOSTS].",
+)
 @common_options
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
     """Start the web chat (builds the index first if there is none).
+
+    Anyone who reaches it may ask; corpus management needs ASSISTANT_ADMIN_PASSWORD.
 
     \b
     assistant serve
     assistant serve --port 8080 --corpus my-articles/
+    ASSISTANT_ADMIN_PASSWORD=… assistant serve --host 0.0.0.0 --allowed-host news.lan
     """
     from assistant.app import serve as serve_app
     from assistant.service import Assistant
 
     assistant = Assistant(settings, build_if_missing=True)
     click.echo(f"serving on http://{host}:{port}")
-    serve_app(assistant, host, port)
+    serve_app(assistant, host, port, allowed=allowed_hosts)
 
 
 @main.command("eval")

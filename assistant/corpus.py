@@ -42,6 +42,8 @@ _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 # A few NULs (up to 4, or this share of the bytes) are damage in a text file; more mean
 # UTF-16 without a byte-order mark (or binary), which UTF-8 must not be tried on.
 _MAX_NUL_SHARE = 0.01
+# Deleted articles go here; hidden, so the indexer skips them.
+TRASH = ".trash"
 _META_KEYS = ("title", "date", "source", "url")
 _MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -343,16 +345,23 @@ def add_file(root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BY
     return path
 
 
-def add_text(root: Path, title: str, body: str) -> Path:
+def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
     """Save a pasted article with its title as front matter.
 
     Raises:
-        CorpusError: the title or the body is empty.
+        CorpusError: the title or the body is empty, or the text is over ``max_bytes``
+            (checked before writing: the indexer would skip it, leaving a file nobody sees).
     """
     title = " ".join(title.split())
     if not title or not body.strip():
         raise CorpusError("a pasted article needs a title and a body")
     text = f"---\ntitle: {title}\n---\n{body.strip()}\n"
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise CorpusError(
+            f"the pasted text is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit "
+            "for one article; split it into several articles"
+        )
     name = _safe_name(title[:40] + ".txt")
     with _writing(name):
         root.mkdir(parents=True, exist_ok=True)
@@ -371,9 +380,10 @@ def remove_article(root: Path, article_id: str) -> Path:
     if root.resolve() not in path.parents or not path.is_file():
         raise CorpusError(f"{article_id}: no such article in {root}")
     with _writing(article_id):
-        trash = root / ".trash"
-        trash.mkdir(exist_ok=True)
-        target = _free_path(trash, path.name)
+        # Keep the article's folder inside the trash, so a restore puts it back where it was.
+        folder = root / TRASH / path.relative_to(root.resolve()).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _free_path(folder, path.name)
         path.rename(target)
     return target
 
@@ -400,3 +410,47 @@ def _writing(name: str) -> Iterator[None]:
         else:
             why = exc.strerror or str(exc)
         raise CorpusError(f"{name}: cannot be saved, {why}") from exc
+
+
+def trashed_articles(root: Path) -> list[str]:
+    """The articles in ``corpus/.trash/``, as paths relative to it, sorted."""
+    trash = root / TRASH
+    if not trash.is_dir():
+        return []
+    return sorted(
+        p.relative_to(trash).as_posix()
+        for p in trash.rglob("*")
+        if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file() and not p.is_symlink()
+    )
+
+
+def restore_article(root: Path, trashed: str) -> Path:
+    """Move an article from ``corpus/.trash/`` back to its folder in the corpus.
+
+    Never overwrites: when the name is taken meanwhile, the article comes back
+    as ``name-2.txt`` (and so on).
+
+    Args:
+        root: the corpus folder.
+        trashed: the article's path relative to the trash, as :func:`trashed_articles` gives it.
+
+    Raises:
+        CorpusError: no such article in the trash.
+    """
+    trash = (root / TRASH).resolve()
+    source = (trash / trashed).resolve()
+    if trash not in source.parents or not source.is_file() or source.suffix.lower() not in ARTICLE_SUFFIXES:
+        raise CorpusError(f"{trashed}: no such article in the trash")
+    folder = root / source.relative_to(trash).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        name = source.name if n == 1 else f"{source.stem}-{n}{source.suffix}"
+        try:
+            # A hard link fails when the name exists, where a rename would replace it.
+            os.link(source, folder / name)
+        except FileExistsError:
+            n += 1
+            continue
+        source.unlink()
+        return folder / name

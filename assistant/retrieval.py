@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 
+from assistant.errors import QuestionError
 from assistant.indexing import EmbedderLike
 from assistant.lexical import tokenize
 from assistant.store import IndexData, PassageRecord
@@ -29,6 +33,26 @@ class FusionWeights:
     depth: int = 100
 
 
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def check_date(value: str, label: str = "date") -> None:
+    """Refuse a date bound that is not a real year, month or day (``2020``, ``2020-02``, ``2020-02-29``).
+
+    Raises:
+        QuestionError: the value is malformed or names no such month or day.
+    """
+    match = _DATE.fullmatch(value)
+    if match:
+        year, month, day = (int(part) if part else 1 for part in match.groups())
+        with contextlib.suppress(ValueError):
+            datetime.date(year, month, day)
+            return
+    raise QuestionError(
+        f"{label} date {value!r} is not a real date: use YYYY, YYYY-MM or YYYY-MM-DD, e.g. 2020-02-29"
+    )
+
+
 @dataclass(frozen=True)
 class Filter:
     """Restrict a question to one article, one source, or a date range (inclusive).
@@ -41,6 +65,19 @@ class Filter:
     source: str | None = None
     since: str | None = None
     until: str | None = None
+
+    def __post_init__(self) -> None:
+        # Refuse bounds that name no day (2020-02-30, 2020-13): compared as text
+        # they would silently match some articles and miss others.
+        for label, value in (("since", self.since), ("until", self.until)):
+            if value is not None:
+                check_date(value, label)
+        if self.since and self.until:
+            n = min(len(self.since), len(self.until))  # 2020-02-05 lies within until 2020-02
+            if self.since[:n] > self.until[:n]:
+                raise QuestionError(
+                    f"the date range is empty: since {self.since} is after until {self.until}"
+                )
 
     def __bool__(self) -> bool:
         return any((self.article, self.source, self.since, self.until))

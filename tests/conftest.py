@@ -56,6 +56,8 @@ def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_CORPUS", str(tmp_path / "corpus"))
     monkeypatch.setenv("ASSISTANT_INDEX", str(tmp_path / "index"))
     monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
+    monkeypatch.delenv("ASSISTANT_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("ASSISTANT_ALLOWED_HOSTS", raising=False)
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_huge_question_is_refused_with_the_limit() -> None:
         clean_question("问" * 100_000, 500)
 
 
-ALLOWED_TAGS = {"mark", "br", "blockquote", "details", "summary", "p", "code"}
+ALLOWED_TAGS = {"mark", "br", "blockquote", "details", "summary", "p", "code", "span"}
 NASTY = [
     "",
     " \t\n\u3000",
@@ -161,3 +161,20 @@ def test_follow_up_weights_decay_with_age_and_standalone_questions_carry_nothing
     assert prior == "a.txt"
     standalone = answerer.ask("中建三局在火神山医院成立了什么组织？", history=history)
     assert standalone.carried_terms == []
+
+
+def test_invisible_characters_are_marked_in_the_answer_but_kept_in_the_quote(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    text = "---\ntitle: 合同\n---\n　　合同约定付款账号为\u202e1234\u202c，签字人是张\u200b三\ufeff。\n"
+    write_article(settings.corpus_dir, "a.txt", text)
+    update_index(settings, fake_embedder)
+    answer = Answerer(Retriever(load_index(settings.index_dir), fake_embedder)).ask(
+        "合同约定的付款账号是多少？"
+    )
+    quote = answer.quotes[0]
+    assert text[quote.start : quote.end] == quote.quote and "\u202e" in quote.quote
+    for code in ("202E", "202C", "200B", "FEFF"):
+        assert f'<span class="ctl" title="U+{code}">⟨U+{code}⟩</span>' in answer.answer
+    assert not re.search("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]", answer.answer)
+    assert "\u202e" in answer.to_json()["quotes"][0]["quote"]

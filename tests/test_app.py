@@ -1,10 +1,22 @@
 from __future__ import annotations
 
-from assistant.app import build_app, example_questions, make_respond, user_turns
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from http.client import HTTPConnection
+from pathlib import Path
+
+import pytest
+
+from assistant.app import build_app, example_questions, make_respond, serve, user_turns
 from assistant.config import Settings
+from assistant.corpus import remove_article
 from assistant.indexing import update_index
+from assistant.manage import ADMIN_REQUIRED, CorpusManager
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
+from tests.gradio_http import call, free_port, http, upload
 
 ARTICLE = (
     "---\ntitle: 建设雷神山\nquestions: 雷神山医院项目指挥部成立了什么组织？\n---\n"
@@ -58,34 +70,6 @@ def test_app_builds_with_examples_from_the_corpus(settings: Settings) -> None:
     assert build_app(assistant) is not None
 
 
-def test_corpus_tab_uploads_pastes_updates_and_deletes(settings: Settings, tmp_path) -> None:
-    from assistant.app import article_rows, delete_article, header, run_update, save_pasted, save_uploads
-
-    assistant = make_assistant(settings)
-    good = tmp_path / "天津 医疗队.txt"
-    good.write_bytes("　　天津市组建医疗队增援武汉，74名党员进入首批援助医疗队。".encode("gbk"))
-    image = tmp_path / "photo.txt"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    saved = save_uploads(assistant, [str(good), str(image)])
-    assert "已加入：天津 医疗队.txt" in saved and "未加入：photo.txt: this is a PNG image" in saved
-    assert "已加入" in save_pasted(assistant, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。")
-    assert "未加入" in save_pasted(assistant, "", "")
-
-    progress_calls: list[float] = []
-    message = run_update(assistant, lambda fraction, desc="": progress_calls.append(fraction))
-    assert "新增 2 篇" in message and progress_calls and progress_calls[-1] == 1.0
-    assert "3 篇文章" in header(assistant)
-    assert {row[0] for row in article_rows(assistant)} == {"a.txt", "天津 医疗队.txt", "赈酒.txt"}
-    reply = assistant.ask("天津首批援助医疗队中有多少名党员？")
-    assert reply.answered and reply.quotes[0].article_id == "天津 医疗队.txt"
-
-    assert "删除 1 篇" in delete_article(assistant, "天津 医疗队.txt")
-    assert "天津 医疗队.txt" not in {row[0] for row in article_rows(assistant)}
-    assert not any(
-        q.article_id == "天津 医疗队.txt" for q in assistant.ask("天津医疗队有多少名党员？").quotes
-    )
-
-
 def test_respond_applies_the_filter_panel(settings: Settings) -> None:
     write_article(
         settings.corpus_dir,
@@ -99,3 +83,144 @@ def test_respond_applies_the_filter_panel(settings: Settings) -> None:
     assert "《另一篇》" in by_source and "新华社" in by_source
     nothing = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, "2030", "")
     assert "no article matches the filter" in nothing
+
+
+def test_chat_shows_latex_verbatim_and_marks_invisible_characters(settings: Settings) -> None:
+    from assistant.answer import md_escape
+
+    chatbots = [
+        b for b in build_app(make_assistant(settings)).blocks.values() if type(b).__name__ == "Chatbot"
+    ]
+    assert [b.latex_delimiters for b in chatbots] == [[]], "no `$$…$$` is ever rendered as math"
+    assert md_escape("$$x$$") == "$$x$$"
+    assert md_escape("付款\u202e001\u202c") == (
+        '付款<span class="ctl" title="U+202E">⟨U+202E⟩</span>001<span class="ctl" title="U+202C">⟨U+202C⟩</span>'
+    )
+
+
+def test_respond_refuses_impossible_filter_dates(settings: Settings) -> None:
+    respond = make_respond(make_assistant(settings))
+    for since, until in (("2020-02-30", ""), ("", "2020-13"), ("2020-3", ""), ("2020-03", "2020-02")):
+        reply = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, since, until)
+        assert "date" in reply and "《建设雷神山》" not in reply, reply
+
+
+def test_without_an_admin_password_no_handler_can_change_the_corpus(settings: Settings) -> None:
+    demo = build_app(make_assistant(settings), gate=None)
+    kinds = {type(b).__name__ for b in demo.blocks.values()}
+    assert "File" not in kinds
+    elem_ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
+    assert "read-only-note" in elem_ids and not elem_ids & {"save-upload", "save-paste", "delete-article"}
+    owners = {getattr(fn.fn, "__self__", None) for fn in demo.fns.values()}
+    assert not any(isinstance(o, CorpusManager) for o in owners)
+
+
+# Raw HTTP against a real server (the fake model; Gradio and uvicorn as in production).
+
+
+@contextlib.contextmanager
+def running(assistant: Assistant, monkeypatch: pytest.MonkeyPatch, password: str | None) -> Iterator[int]:
+    """``serve`` on a free port, not blocking; yields the port."""
+    if password:
+        monkeypatch.setenv("ASSISTANT_ADMIN_PASSWORD", password)
+    monkeypatch.setenv("ASSISTANT_ALLOWED_HOSTS", "news.lan")
+    port = free_port()
+    demo = serve(assistant, "127.0.0.1", port, block=False)
+    try:
+        yield port
+    finally:
+        demo.close()
+
+
+def corpus_state(settings: Settings) -> dict[str, bytes]:
+    return {
+        p.relative_to(settings.corpus_dir).as_posix(): p.read_bytes()
+        for p in settings.corpus_dir.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_server_refuses_foreign_hosts_and_origins(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(make_assistant(settings), monkeypatch, password=None) as port:
+        assert http(port, "GET", "/")[0] == 200
+        assert http(port, "GET", "/", headers={"Host": f"localhost:{port}"})[0] == 200
+        assert (
+            http(port, "GET", "/", headers={"Host": f"news.lan:{port}"})[0] == 200
+        )  # ASSISTANT_ALLOWED_HOSTS
+        rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        assert http(port, "GET", "/", headers=rebound)[0] == 400
+        assert http(port, "GET", "/config", headers=rebound)[0] == 400
+        cross_site = {"Origin": "http://evil.example"}
+        assert http(port, "POST", "/gradio_api/queue/join", b"{}", cross_site)[0] == 403
+
+
+def test_server_without_admin_password_is_read_only(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(make_assistant(settings), monkeypatch, password=None) as port:
+        config = json.loads(http(port, "GET", "/config")[1])
+        elem_ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
+        assert "read-only-note" in elem_ids and not elem_ids & {"save-upload", "save-paste", "delete-article"}
+        assert upload(port, "a.txt", b"text")[0] == 403
+
+
+def test_unauthenticated_management_calls_change_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    assistant = make_assistant(replace(settings, max_file_bytes=4096))
+    remove_article(settings.corpus_dir, "a.txt")
+    write_article(settings.corpus_dir, "a.txt", ARTICLE)
+    before = corpus_state(settings)
+    with running(assistant, monkeypatch, password="correct horse battery") as port:
+        assert upload(port, "evil.txt", "　　伪造的文章。".encode())[0] == 403
+        assert upload(port, "evil.txt", "　　伪造的文章。".encode(), token="guessed")[0] == 403
+        # A file the administrator's page uploaded, handed to the save handler by someone else.
+        token = call(port, "admin-login", ["correct horse battery"])[1]
+        status, paths = upload(port, "evil.txt", "　　伪造的文章。".encode(), token=token)
+        assert status == 200
+        [held] = json.loads(paths)
+        file = {"path": held, "orig_name": "evil.txt", "meta": {"_type": "gradio.FileData"}}
+        for wrong in ("", "guessed"):
+            assert call(port, "save-upload", [wrong, [file]])[0] == ADMIN_REQUIRED
+            assert call(port, "save-paste", [wrong, "标题", "　　伪造的文章。"])[0] == ADMIN_REQUIRED
+            assert call(port, "update-index", [wrong])[0] == ADMIN_REQUIRED
+            assert call(port, "delete-article", [wrong, "a.txt", True])[0] == ADMIN_REQUIRED
+            # Before a login the trash list is empty, so Gradio itself refuses any name to restore.
+            assert "not in the list of choices" in call(port, "restore-article", [wrong, "a.txt"])
+        assert corpus_state(settings) == before
+        assert not Path(held).exists(), "the refused upload is gone from Gradio's folder"
+        config = json.loads(http(port, "GET", "/config")[1])
+        [trash] = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "restore-choice"]
+        assert trash["props"]["choices"] == [], "deleted articles' names are not shown before a login"
+        # A spoofed Host with a matching Origin never reaches the handler, even with a token.
+        rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        assert call(port, "save-paste", [token, "标题", "　　伪造的文章。"], rebound) == 400
+        assert corpus_state(settings) == before
+        # Oversized requests are refused before the body is read.
+        assert upload(port, "big.txt", b"x" * 5000, token=token)[0] == 413
+        # (Gradio's File.preprocess leaves one empty temp file per file it passes on; nothing with content stays.)
+        left = [p for p in (tmp_path / "gradio").rglob("*") if p.is_file() and p.stat().st_size]
+        assert left == [], "no upload is left behind"
+        assert "over the 0 MB limit" in call(port, "save-paste", [token, "大", "字" * 2000])[0]
+        conn = HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.putrequest("POST", "/gradio_api/queue/join", skip_host=True)
+        conn.putheader("Host", f"127.0.0.1:{port}")
+        conn.putheader("Content-Length", str(10**9))
+        conn.endheaders()
+        assert conn.getresponse().status == 413
+        conn.close()
+        assert corpus_state(settings) == before
+        # The administrator's token does work over the same route.
+        assert call(port, "save-paste", [token, "标题", "　　真的文章。"])[0].startswith("已加入：标题.txt")
+
+
+def test_nothing_is_chosen_for_deletion_when_the_corpus_tab_opens(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    demo = build_app(make_assistant(settings), gate=AdminGate("correct horse battery"))
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    assert by_id["delete-choice"].choices == [("a.txt", "a.txt")]
+    assert by_id["delete-choice"].value is None and by_id["delete-confirm"].value is False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,25 +20,22 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
 
+from assistant.manage import ADMIN_REQUIRED
 from tests.conftest import SEED_DIR
+from tests.gradio_http import call, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 STARTUP_SECONDS = 300  # builds the seed index with the real model first
 ANSWER_MS = 120_000
+PASSWORD = "browser-admin-password"
 
 UPLOADED = """青岛港开通至非洲东海岸的集装箱直达航线
 
-　　本报青岛3月5日电　青岛港集团今天宣布，开通至肯尼亚蒙巴萨港的集装箱直达航线。该航线由中远海运集团运营，每周一班，单程航行时间为28天。
+　　本报青岛3月5日电　青岛港集团今天宣布，开通至肯尼亚蒙巴萨港的集装箱直达航线。该航线由中远海运集团运营，每周一班，单程航行时间为28天，运价按$$p=c+m$$计算。
 　　首航船舶“中远之星”号载有集装箱1200个，货物主要是工程机械和日用消费品。港口负责人介绍，新航线将使山东企业出口非洲的运输成本降低约15%。
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +44,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root = tmp_path_factory.mktemp("browser")
     corpus = root / "corpus"
     shutil.copytree(SEED_DIR, corpus)
-    port = _free_port()
-    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX": str(root / "index")}
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS": str(corpus),
+        "ASSISTANT_INDEX": str(root / "index"),
+        "ASSISTANT_ADMIN_PASSWORD": PASSWORD,
+    }
     env.pop("ASSISTANT_MODEL", None)
     log = open(root / "serve.log", "w")  # noqa: SIM115 - closed after the process ends
     process = subprocess.Popen(
@@ -143,10 +144,42 @@ def test_off_topic_question_is_told_plainly(page: Page) -> None:
     assert "没有" in answer.inner_text()
 
 
-def test_uploaded_article_is_indexed_and_cited(page: Page, tmp_path: Path) -> None:
+def _corpus_files(corpus: Path) -> dict[str, bytes]:
+    return {p.relative_to(corpus).as_posix(): p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+
+
+def _choose(page: Page, dropdown: str, option: str) -> None:
+    page.locator(f"#{dropdown} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_management_needs_the_admin_password(page: Page, server: tuple[str, Path]) -> None:
+    url, corpus = server
+    before = _corpus_files(corpus)
+    page.get_by_role("tab", name="语料库").click()
+    page.locator("#article-table").wait_for()
+    assert not page.locator("#article-upload").is_visible()
+    assert not page.get_by_role("button", name="更新索引", exact=True).is_visible()
+    page.get_by_label("管理员密码").fill("not the password")
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("密码不对").wait_for(timeout=30_000)
+    assert not page.locator("#article-upload").is_visible()
+    # The same server refuses a script that skips the page and calls the handlers directly.
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    assert call(port, "save-paste", ["", "伪造", "　　伪造的文章。"])[0] == ADMIN_REQUIRED
+    assert call(port, "delete-article", ["", sorted(before)[0], True])[0] == ADMIN_REQUIRED
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    assert call(port, "save-paste", ["", "伪造", "　　伪造的文章。"], rebound) == 400
+    assert _corpus_files(corpus) == before
+
+
+def test_uploaded_article_is_indexed_cited_deleted_and_restored(page: Page, tmp_path: Path) -> None:
     upload = tmp_path / "青岛港 新航线.txt"  # a space and Chinese characters, GBK-encoded
     upload.write_bytes(UPLOADED.encode("gbk"))
     page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
     page.locator("#article-upload input[type=file]").set_input_files(str(upload))
     page.get_by_role("button", name="保存上传的文章").click()
     page.get_by_text("已加入").wait_for(timeout=30_000)
@@ -159,3 +192,17 @@ def test_uploaded_article_is_indexed_and_cited(page: Page, tmp_path: Path) -> No
     answer = _ask(page, "青岛至蒙巴萨的航线单程要航行多少天？", 0)
     assert "28天" in answer.locator("mark").first.inner_text()
     assert "青岛港开通至非洲东海岸的集装箱直达航线" in answer.inner_text()
+    assert "$$p=c+m$$" in answer.inner_text() and answer.locator(".katex").count() == 0
+
+    page.get_by_role("tab", name="语料库").click()
+    assert page.locator("#delete-choice input").input_value() == "", "nothing is chosen for deletion"
+    _choose(page, "delete-choice", "青岛港 新航线.txt")
+    page.get_by_role("button", name="删除并更新索引").click()
+    page.get_by_text("请先勾选").wait_for(timeout=30_000)
+    page.get_by_label("确认删除 青岛港 新航线.txt").check()
+    page.get_by_role("button", name="删除并更新索引").click()
+    page.get_by_text("删除 1 篇").wait_for(timeout=ANSWER_MS)
+    _choose(page, "restore-choice", "青岛港 新航线.txt")
+    page.get_by_role("button", name="恢复").click()
+    page.get_by_text("已恢复：青岛港 新航线.txt").wait_for(timeout=ANSWER_MS)
+    page.locator("#article-table").get_by_text("青岛港开通至非洲东海岸的集装箱直达航线").wait_for()

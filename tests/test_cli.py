@@ -120,3 +120,31 @@ def test_ask_follow_up_and_filters(cli_env: tuple[CliRunner, list[str]]) -> None
     assert dated.exit_code == 0 and "74名党员" in dated.output
     none = runner.invoke(main, ["ask", "有多少名党员？", "--since", "2021", *paths])
     assert none.exit_code != 0 and "no article matches the filter" in none.output
+
+
+def test_ask_refuses_an_impossible_filter_date(cli_env: tuple[CliRunner, list[str]]) -> None:
+    runner, paths = cli_env
+    assert runner.invoke(main, ["index", "build", *paths]).exit_code == 0
+    asked = runner.invoke(main, ["ask", "天津首批医疗队有多少名党员？", "--since", "2020-02-30", *paths])
+    assert asked.exit_code == 1 and "Error: since date '2020-02-30' is not a real date" in asked.output
+    assert "Traceback" not in asked.output
+
+
+def test_serve_passes_allowed_hosts_and_refuses_a_short_admin_password(
+    cli_env: tuple[CliRunner, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import app
+
+    runner, paths = cli_env
+    real_serve = app.serve
+    served: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(app, "serve", lambda assistant, host, port, allowed: served.append((host, allowed)))
+    ok = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allowed-host", "news.lan", *paths])
+    assert ok.exit_code == 0, ok.output
+    assert served == [("0.0.0.0", ("news.lan",))]
+
+    monkeypatch.setattr(app, "serve", real_serve)
+    monkeypatch.setenv("ASSISTANT_ADMIN_PASSWORD", "short")
+    monkeypatch.setattr(app, "build_app", lambda *args: pytest.fail("served with a weak password"))
+    refused = runner.invoke(main, ["serve", *paths])
+    assert refused.exit_code == 1 and "ASSISTANT_ADMIN_PASSWORD is too short" in refused.output

@@ -118,3 +118,24 @@ def test_bm25_from_kept_rows_and_new_tokens_equals_a_fit_from_scratch(tmp_path) 
         assert np.allclose(updated.scores(query), scratch.scores(query))
     updated.save(tmp_path)
     assert np.allclose(BM25.load(tmp_path).scores(["医疗队"]), scratch.scores(["医疗队"]))
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        ("2020-02-30", None),
+        (None, "2020-13"),
+        ("2020-2", None),
+        ("20200205", None),
+        ("2月", None),
+        ("2020-03", "2020-02-28"),
+    ],
+)
+def test_filter_refuses_impossible_or_malformed_dates(since: str | None, until: str | None) -> None:
+    with pytest.raises(QuestionError, match="date"):
+        Filter(since=since, until=until)
+
+
+def test_filter_accepts_real_dates_at_every_precision() -> None:
+    assert Filter(since="2020-02-29", until="2020-02")  # a leap day; a day within the month
+    assert Filter(since="2020", until="2020-12-31")
