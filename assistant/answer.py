@@ -19,7 +19,14 @@ import numpy as np
 
 from assistant.errors import QuestionError
 from assistant.lexical import tokenize
-from assistant.quoting import MODELS, Candidate, answerable_probability, build_candidates
+from assistant.quoting import (
+    Candidate,
+    answerable_probability,
+    build_candidates,
+    first_quote_probability,
+    models,
+    rank,
+)
 from assistant.retrieval import Filter, Hit, Mode, Retriever
 
 # Pronouns and demonstratives, words that open a continuation, and a closing 呢.
@@ -49,15 +56,15 @@ def md_escape(text: str) -> str:
 class AnswerSettings:
     """Which passages to look in, how many quotes to show, and when to abstain.
 
-    ``abstain_below`` applies to :func:`assistant.quoting.answerable_probability`,
-    calibrated on answerable and unanswerable CMRC 2018 questions with
-    ``bench/tune_quotes.py`` (figures in docs/benchmarks.md). Further quotes
-    are shown while their own probability reaches ``min_quote`` and a tenth
-    of the first quote's (that cut cost 0.001 of answer-in-quote@3 on CMRC).
+    ``abstain_below`` applies to :func:`assistant.quoting.answerable_probability`
+    (None: the threshold in quote_model.json), calibrated on answerable and unanswerable questions with
+    ``bench/tune_quotes.py`` (figures in docs/benchmarks.md). A further quote
+    is shown while its share of the candidates is at least ``1 / further_within``
+    of the first quote's (50: its score within 3.9 of the first's).
     """
 
-    abstain_below: float = MODELS.abstain_below
-    min_quote: float = 0.02
+    abstain_below: float | None = None
+    further_within: float = 50.0
     passages: int = 8
     quotes: int = 4
 
@@ -294,20 +301,24 @@ class Answerer:
         answerability model says (evaluation measures both).
         """
         w = self.weights
-        scored = sorted(((c.probability(), c) for c in candidates), key=lambda pair: -pair[0])
-        answerable = answerable_probability(question, candidates, scored[0][0] if scored else 0.0)
-        if not scored or (abstain and answerable < w.abstain_below):
+        ranked = rank(candidates)
+        answerable = answerable_probability(question, ranked)
+        threshold = models().abstain_below if w.abstain_below is None else w.abstain_below
+        if not ranked or (abstain and answerable < threshold):
             return Answer(question, False, render_abstention(question), [], "无", carried, answerable)
+        first = first_quote_probability(question, ranked)
         chosen: list[tuple[float, Candidate]] = []
-        for probability, c in scored:
-            if len(chosen) == w.quotes or (chosen and probability < max(w.min_quote, scored[0][0] / 10)):
+        for r in ranked:
+            if len(chosen) == w.quotes or (chosen and r.share * w.further_within < ranked[0].share):
                 break
+            c = r.candidate
             overlaps = any(
                 o.hit.passage.article_id == c.hit.passage.article_id and o.start < c.end and c.start < o.end
                 for _, o in chosen
             )
             if not overlaps:
-                chosen.append((probability, c))
+                # The first quote's calibrated probability; later ones in proportion to their share.
+                chosen.append((first * r.share / ranked[0].share, c))
         quotes = []
         for probability, c in chosen:
             p = c.hit.passage
@@ -340,7 +351,7 @@ def confidence_label(top_quote: float) -> str:
     The thresholds are in quote_model.json; docs/benchmarks.md gives how often a first
     quote of each label held the answer, by question style.
     """
-    for label, threshold in MODELS.confidence.items():
+    for label, threshold in models().confidence.items():
         if top_quote >= threshold:
             return label
     return "低"

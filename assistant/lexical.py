@@ -129,6 +129,17 @@ def _to_simplified() -> Any:
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional characters in ``text`` turned simplified (醫院 → 医院); the rest unchanged."""
+    return _to_simplified().convert(text)
+
+
+def is_simplified(text: str) -> bool:
+    """Whether ``text`` is in simplified script: at most 1% of its characters change under t2s."""
+    changed = sum(a != b for a, b in zip(text, to_simplified(text), strict=False))
+    return changed <= len(text) / 100
+
+
 def normalize(text: str) -> str:
     """Fold width, case and script: ＡＢＣ, abc and ABC match, and so do 醫院 and 医院.
 

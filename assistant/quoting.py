@@ -2,10 +2,14 @@
 
 A candidate quote is one sentence, or two adjacent sentences of the same
 paragraph (7.7% of CMRC 2018 answers run across a 。 or ；). Each candidate
-gets a handful of features, and a logistic model turns them into the
-probability that the quote holds the answer. The weights were fitted on the
-CMRC 2018 trial set with two-fold cross-validation by ``bench/tune_quotes.py``
-(figures in docs/benchmarks.md).
+gets a handful of features; a linear ranker scores them, and a softmax over
+the question's candidates gives each its share (a conditional logit: fitted to
+put the answer-holding candidate first among its rivals, not to score every
+sentence on its own). Two small logistic models read the question-level
+evidence: whether the articles answer the question at all (abstention), and
+how likely the first quote holds the answer (the confidence shown).
+All three are fitted by ``bench/tune_quotes.py`` on CMRC 2018, DRCD and the
+natural-question sets, cross-validated by article (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from assistant.lexical import BM25, bigrams_of, tokenize
+from assistant.lexical import BM25, bigrams_of, to_simplified, tokenize
 from assistant.retrieval import Hit
 
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
@@ -41,7 +46,6 @@ FEATURES = (
     "bigrams_local",
     "before_local",
     "after_local",
-    "dense_gap",
     "dense_first",
     "asks",
     "reason",
@@ -49,10 +53,10 @@ FEATURES = (
     "unit",
 )
 UNIT = FEATURES.index("unit")
-# The answerability model reads the question-level evidence: the top quote's
-# probability, the best word overlap, bigram overlap and e5 similarity of any
-# candidate, and whether the question is written in a script the articles are not.
-EVIDENCE = ("top_quote", "words", "bigrams", "dense", "foreign", "unit")
+# The question-level evidence: the first quote's share and score, the best word overlap,
+# bigram overlap and e5 similarity of any candidate, whether the question is written in a
+# script the articles are not, and whether any candidate has the unit the question names.
+EVIDENCE = ("top_share", "top_score", "words", "bigrams", "dense", "foreign", "unit")
 
 
 @dataclass(frozen=True)
@@ -68,25 +72,39 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class QuoteModels:
-    """The fitted quote and answerability models, and the calibration that reads them."""
+    """The fitted ranker, answerability and confidence models, and the thresholds that read them."""
 
-    quote: LogisticModel
+    quote: dict[str, float]
     answerable: LogisticModel
+    first_holds: LogisticModel
     abstain_below: float
     confidence: dict[str, float]
 
 
-def load_models(path: Path = MODEL_FILE) -> QuoteModels:
+@lru_cache(maxsize=1)
+def models(path: Path = MODEL_FILE) -> QuoteModels:
     """The models in ``quote_model.json``, checked against the features this code computes."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    quote = LogisticModel(float(data["quote"]["intercept"]), dict(data["quote"]["weights"]))
-    answerable = LogisticModel(float(data["answerable"]["intercept"]), dict(data["answerable"]["weights"]))
-    if tuple(quote.weights) != FEATURES or tuple(answerable.weights) != EVIDENCE:
+
+    def model(key: str) -> LogisticModel:
+        return LogisticModel(
+            float(data[key]["intercept"]), {k: float(v) for k, v in data[key]["weights"].items()}
+        )
+
+    models = QuoteModels(
+        quote={k: float(v) for k, v in data["quote"]["weights"].items()},
+        answerable=model("answerable"),
+        first_holds=model("first_holds"),
+        abstain_below=float(data["abstain_below"]),
+        confidence={k: float(v) for k, v in data["confidence"].items()},
+    )
+    if (
+        tuple(models.quote) != FEATURES
+        or tuple(models.answerable.weights) != EVIDENCE
+        or tuple(models.first_holds.weights) != EVIDENCE
+    ):
         raise ValueError(f"{path} was fitted for other features; refit it with bench/tune_quotes.py")
-    return QuoteModels(quote, answerable, float(data["abstain_below"]), dict(data["confidence"]))
-
-
-MODELS = load_models()
+    return models
 
 
 # What the question asks for, in Chinese or English. English questions get the Chinese quote,
@@ -124,6 +142,8 @@ _REASON_A = re.compile(
     r"|办法|措施|方式|途径|目的|旨在|以便|用于|使得|从而|结果"
 )
 _ASKS = re.compile(r"[？?]")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+MIN_FOREIGN_WORDS = 4
 # A number as news writes it: digits of either width, Chinese numerals, approximations.
 _NUM = r"[0-9０-９一二三四五六七八九十百千万亿两几数多余上近约·．.，,]*[0-9０-９一二三四五六七八九十百千两]"
 _MONEY = r"(?:[万亿千百])?(?:元|美元|港元|日元|法郎|马克|英镑|卢布|欧元|加元|澳元|块钱|块)"
@@ -187,9 +207,29 @@ class Candidate:
     text: str
     features: tuple[float, ...]
 
-    def probability(self) -> float:
-        """How likely this quote holds the answer, by the fitted quote model."""
-        return MODELS.quote(self.features)
+    def score(self) -> float:
+        """The ranker's score: only its difference from the other candidates' scores matters."""
+        return sum(w * f for w, f in zip(models().quote.values(), self.features, strict=True))
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A candidate with its score and its share of the softmax over the question's candidates."""
+
+    candidate: Candidate
+    score: float
+    share: float
+
+
+def rank(candidates: Sequence[Candidate]) -> list[Ranked]:
+    """The candidates best first, each with its softmax share."""
+    scores = np.asarray([c.score() for c in candidates], dtype=np.float64)
+    if not len(scores):
+        return []
+    weights = np.exp(scores - scores.max())
+    shares = weights / weights.sum()
+    order = np.argsort(-scores, kind="stable")
+    return [Ranked(candidates[i], float(scores[i]), float(shares[i])) for i in order]
 
 
 def logistic(intercept: float, weights: Iterable[float], features: Iterable[float]) -> float:
@@ -198,18 +238,22 @@ def logistic(intercept: float, weights: Iterable[float], features: Iterable[floa
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def evidence(question: str, candidates: Sequence[Candidate], top_quote: float) -> list[float]:
-    """The question-level evidence the answerability model reads, in the order of EVIDENCE."""
+def evidence(question: str, ranked: Sequence[Ranked]) -> list[float]:
+    """The question-level evidence the two question models read, in the order of EVIDENCE."""
+    candidates = [r.candidate for r in ranked]
     best = [max(c.features[i] for c in candidates) for i in range(3)]
     unit = max(c.features[UNIT] for c in candidates)
-    return [top_quote, *best, float(is_foreign(question)), unit]
+    return [ranked[0].share, ranked[0].score, *best, float(is_foreign(question)), unit]
 
 
-def answerable_probability(question: str, candidates: Sequence[Candidate], top_quote: float) -> float:
+def answerable_probability(question: str, ranked: Sequence[Ranked]) -> float:
     """How likely the articles answer the question at all, from its best evidence."""
-    if not candidates:
-        return 0.0
-    return MODELS.answerable(evidence(question, candidates, top_quote))
+    return models().answerable(evidence(question, ranked)) if ranked else 0.0
+
+
+def first_quote_probability(question: str, ranked: Sequence[Ranked]) -> float:
+    """How likely the first quote holds the answer: the confidence shown."""
+    return models().first_holds(evidence(question, ranked)) if ranked else 0.0
 
 
 def is_foreign(question: str) -> bool:
@@ -219,7 +263,8 @@ def is_foreign(question: str) -> bool:
     """
     letters = [ch for ch in question if ch.isalpha()]
     chinese = sum("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in letters)
-    return bool(letters) and chinese < len(letters) / 2
+    # A question, not a stray word or a snippet of code: several words of two letters or more.
+    return chinese < len(letters) / 2 and len(_WORDS.findall(question)) >= MIN_FOREIGN_WORDS
 
 
 def answer_type(question: str, text: str, tokens: set[str], question_terms: set[str]) -> float:
@@ -301,6 +346,8 @@ def build_candidates(
     else:
         dense = [0.0] * n
     best_dense = max(dense)
+    # Question words are matched in simplified script: 哪家企業 asks what 哪家企业 asks.
+    question = to_simplified(question)
     why = bool(_WHY_Q.search(question))
     unit = unit_pattern(question)
     foreign = float(is_foreign(question))
@@ -329,7 +376,6 @@ def build_candidates(
                 share(local_bigrams, grams),
                 focus[a - 1] if a > 0 and sentences[a - 1][1] is hit else 0.0,
                 focus[b + 1] if b + 1 < n and sentences[b + 1][1] is hit else 0.0,
-                max(dense[a : b + 1]) - best_dense,
                 float(max(dense[a : b + 1]) == best_dense),
                 float(bool(_ASKS.search(text))),
                 float(why and bool(_REASON_A.search(text))),

@@ -13,10 +13,12 @@ import numpy as np
 
 from assistant.errors import QuestionError
 from assistant.indexing import EmbedderLike
-from assistant.lexical import tokenize
+from assistant.lexical import is_simplified, to_simplified, tokenize
 from assistant.store import IndexData, PassageRecord
 
 Mode = Literal["hybrid", "bm25", "dense"]
+# The corpus's script is read off the start of its passage text: enough characters to tell.
+SCRIPT_SAMPLE = 20_000
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 
 
@@ -139,12 +141,19 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights or FusionWeights()
+        self.simplified_corpus = is_simplified(index.passages.text[:SCRIPT_SAMPLE])
         # Follow-ups re-read earlier turns: remember recent questions' vectors.
         self.embed_question = lru_cache(maxsize=256)(self._embed_question)
 
     def _embed_question(self, question: str) -> np.ndarray:
-        """The question's query vector (read-only: it is shared through the cache)."""
-        vector = self.embedder.embed_queries([question])[0]
+        """The question's query vector (read-only: it is shared through the cache).
+
+        Over articles in simplified script, a question in traditional script is embedded
+        in simplified: e5 matches a script best against itself (醫院 is nearer 医院 in
+        simplified than as written).
+        """
+        text = to_simplified(question) if self.simplified_corpus else question
+        vector = self.embedder.embed_queries([text])[0]
         vector.flags.writeable = False
         return vector
 

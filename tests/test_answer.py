@@ -73,7 +73,9 @@ def test_sources_are_grouped_by_article_with_paragraph_and_citation(
     )
     update_index(settings, fake_embedder)
     index = load_index(settings.index_dir)
-    answer = Answerer(Retriever(index, fake_embedder)).ask("天津医疗队中有多少名党员？")
+    # Every quote the candidates allow, so that both articles are quoted: grouping is what is tested.
+    every_quote = AnswerSettings(further_within=1e9)
+    answer = Answerer(Retriever(index, fake_embedder), every_quote).ask("天津医疗队中有多少名党员？")
     titles = {q.title for q in answer.quotes}
     assert len(titles) == 2, [q.quote for q in answer.quotes]
     for title in titles:  # one heading per article, however many of its quotes are shown

@@ -38,4 +38,4 @@ def test_every_quote_is_an_exact_substring_at_its_offsets(
             assert text[start : start + len(paragraph)] == paragraph and q.quote in paragraph
             assert q.citation.endswith(f"第{q.paragraph}段：“{q.quote}”")
             quoted += 1
-    assert quoted > 200
+    assert quoted >= len(questions) == 150

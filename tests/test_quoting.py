@@ -10,6 +10,7 @@ from assistant.quoting import (
     answerable_probability,
     build_candidates,
     is_foreign,
+    rank,
     unit_pattern,
 )
 from assistant.retrieval import Hit
@@ -57,8 +58,10 @@ def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
     assert all(c.text == text[c.start : c.end] for c in candidates)
     assert all(len(c.features) == len(FEATURES) for c in candidates)
     assert [round(c.features[2], 2) for c in candidates] == [0.2, 0.2, 0.0, 0.0, 0.0]
-    assert max(candidates, key=lambda c: c.probability()).start == 0
-    assert 0.0 <= answerable_probability(question, candidates, 0.5) <= 1.0
+    ranked = rank(candidates)
+    assert ranked[0].candidate.start == 0
+    assert abs(sum(r.share for r in ranked) - 1.0) < 1e-9
+    assert 0.0 <= answerable_probability(question, ranked) <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,8 @@ def test_questions_without_a_unit_have_no_unit_pattern() -> None:
         ("Who built the Huoshenshan hospital?", True),
         ("火神山醫院是哪家企業負責建設的？", False),
         ("TR188次航班载有多少人？", False),
+        ("hello world", False),
+        ("<script>alert(1)</script>", False),
     ],
 )
 def test_foreign_questions_are_told_by_their_letters(question: str, foreign: bool) -> None:

@@ -139,3 +139,29 @@ def test_filter_refuses_impossible_or_malformed_dates(since: str | None, until: 
 def test_filter_accepts_real_dates_at_every_precision() -> None:
     assert Filter(since="2020-02-29", until="2020-02")  # a leap day; a day within the month
     assert Filter(since="2020", until="2020-12-31")
+
+
+def test_a_traditional_question_is_embedded_in_the_script_of_the_articles(settings: Settings) -> None:
+    class Recording(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.queries: list[str] = []
+
+        def embed_queries(self, texts: list[str]) -> np.ndarray:
+            self.queries.extend(texts)
+            return super().embed_queries(texts)
+
+    write_article(
+        settings.corpus_dir, "a.txt", "---\ntitle: 火神山医院\n---\n　　中建三局负责建设火神山医院。\n"
+    )
+    embedder = Recording()
+    update_index(settings, embedder)
+    Retriever(load_index(settings.index_dir), embedder).embed_question("火神山醫院是哪家企業負責建設的？")
+    assert embedder.queries[-1] == "火神山医院是哪家企业负责建设的？"
+
+    (settings.corpus_dir / "a.txt").write_text(
+        "---\ntitle: 火神山醫院\n---\n　　中建三局負責建設火神山醫院。\n", "utf-8"
+    )
+    update_index(settings, embedder)
+    Retriever(load_index(settings.index_dir), embedder).embed_question("火神山醫院是哪家企業負責建設的？")
+    assert embedder.queries[-1] == "火神山醫院是哪家企業負責建設的？"  # traditional articles: as written
