@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 import numpy as np
@@ -93,6 +93,13 @@ def fuse(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def _embed_question(embedder: EmbedderLike, question: str) -> np.ndarray:
+    """The question's query vector (read-only: it is shared through the cache)."""
+    vector = embedder.embed_queries([question])[0]
+    vector.flags.writeable = False
+    return vector
+
+
 class Retriever:
     """Searches one loaded index with one embedding model."""
 
@@ -102,14 +109,10 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights or FusionWeights()
-        # Follow-ups re-read earlier turns: remember recent questions' vectors.
-        self.embed_question = lru_cache(maxsize=256)(self._embed_question)
-
-    def _embed_question(self, question: str) -> np.ndarray:
-        """The question's query vector (read-only: it is shared through the cache)."""
-        vector = self.embedder.embed_queries([question])[0]
-        vector.flags.writeable = False
-        return vector
+        # Follow-ups re-read earlier turns: remember recent questions' vectors. The cache wraps a
+        # function of the embedder, not a bound method: that would be a reference cycle
+        # (self → cache → method → self) keeping a swapped-out index mapped until gc ran.
+        self.embed_question = lru_cache(maxsize=256)(partial(_embed_question, embedder))
 
     def search(
         self,
