@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
+from assistant import runtime
 from assistant.answer import Answer, Answerer
 from assistant.config import Settings
 from assistant.errors import IndexNotFound
@@ -52,6 +53,7 @@ class Assistant:
         build_if_missing: bool = False,
         recheck_seconds: float = 1.0,
     ) -> None:
+        runtime.configure("serve")  # before FAISS and the model load their OpenMP runtimes
         self.settings = settings
         self.recheck_seconds = recheck_seconds
         # Held while a generation is loaded and swapped in, so that one load serves everyone.

