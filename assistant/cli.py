@@ -216,6 +216,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     assistant serve
     assistant serve --port 8080 --corpus my-articles/
     """
+    runtime.configure_server()  # before Gradio is imported: it reads these once
     from assistant.app import serve as serve_app
     from assistant.service import Assistant
 

