@@ -34,6 +34,10 @@ GRADIO_SERVER_ENV = {
     "GRADIO_ANALYTICS_MAX_EVENTS": "100",
 }
 
+# A build is batch work: beside a server on the same machine its embedding should give way to
+# questions, which it does at niceness 10 (the `nice` command's default); alone it loses nothing.
+BUILD_NICENESS = 10
+
 _configured: Role | None = None
 
 
@@ -69,6 +73,8 @@ def configure(role: Role) -> Role:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+    if role == "build":
+        lower_priority()
     if "torch" in sys.modules and os.environ["OMP_NUM_THREADS"].isdigit():
         import torch  # loaded before us: its pool no longer reads the environment
 
@@ -80,6 +86,15 @@ def configure(role: Role) -> Role:
         os.environ["OMP_WAIT_POLICY"],
     )
     return role
+
+
+def lower_priority() -> None:
+    """Run at ``BUILD_NICENESS`` unless the user already chose a niceness for the process."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) == 0:
+            os.nice(BUILD_NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: run as we are
+        logger.debug("cannot lower the build's priority")
 
 
 def configure_server() -> None:

@@ -104,6 +104,25 @@ def test_the_python_api_configures_serving(settings: Settings, fake_embedder: Fa
     assert runtime._configured == "serve" and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
 
 
+def test_a_build_gives_way_to_questions_unless_the_user_chose_a_niceness() -> None:
+    code = "import os\nfrom assistant import runtime\nruntime.configure('build')\nprint(os.nice(0))\n"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert plain.stdout.strip() == str(runtime.BUILD_NICENESS if os.nice(0) == 0 else os.nice(0))
+    chosen = subprocess.run(
+        ["nice", "-n", "3", sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert chosen.stdout.strip() == str(os.nice(0) + 3)
+    serving = subprocess.run(
+        [sys.executable, "-c", code.replace("build", "serve")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert serving.stdout.strip() == str(os.nice(0))
+
+
 def test_no_engine_is_loaded_before_the_cli_can_configure_it() -> None:
     code = (
         "import sys, assistant.cli, assistant.service, assistant.embedding\n"
