@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from assistant import runtime
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
@@ -52,13 +53,19 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
+# Commands that embed in bulk run on every core; the rest answer questions (assistant.runtime).
+BUILD_COMMANDS = ("index", "eval")
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and timings.")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """新闻问答: ask questions about Chinese news articles, get cited verbatim quotes."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    runtime.configure("build" if ctx.invoked_subcommand in BUILD_COMMANDS else "serve")
 
 
 @main.group()
@@ -220,6 +227,7 @@ def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ..
     assistant serve --port 8080 --corpus my-articles/
     ASSISTANT_ADMIN_PASSWORD=… assistant serve --host 0.0.0.0 --allowed-host news.lan
     """
+    runtime.configure_server()  # before Gradio is imported: it reads these once
     from assistant.app import serve as serve_app
     from assistant.service import Assistant
 

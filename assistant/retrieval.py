@@ -6,7 +6,7 @@ import contextlib
 import datetime
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 import numpy as np
@@ -132,6 +132,18 @@ def fuse(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def _embed_question(embedder: EmbedderLike, question: str, simplified: bool) -> np.ndarray:
+    """The question's query vector (read-only: it is shared through the cache).
+
+    Over articles in simplified script (``simplified``), a question in traditional script
+    is embedded in simplified: e5 matches a script best against itself (醫院 is nearer
+    医院 in simplified than as written).
+    """
+    vector = embedder.embed_queries([to_simplified(question) if simplified else question])[0]
+    vector.flags.writeable = False
+    return vector
+
+
 class Retriever:
     """Searches one loaded index with one embedding model."""
 
@@ -142,20 +154,12 @@ class Retriever:
         self.embedder = embedder
         self.weights = weights or FusionWeights()
         self.simplified_corpus = is_simplified(index.passages.text[:SCRIPT_SAMPLE])
-        # Follow-ups re-read earlier turns: remember recent questions' vectors.
-        self.embed_question = lru_cache(maxsize=256)(self._embed_question)
-
-    def _embed_question(self, question: str) -> np.ndarray:
-        """The question's query vector (read-only: it is shared through the cache).
-
-        Over articles in simplified script, a question in traditional script is embedded
-        in simplified: e5 matches a script best against itself (醫院 is nearer 医院 in
-        simplified than as written).
-        """
-        text = to_simplified(question) if self.simplified_corpus else question
-        vector = self.embedder.embed_queries([text])[0]
-        vector.flags.writeable = False
-        return vector
+        # Follow-ups re-read earlier turns: remember recent questions' vectors. The cache wraps a
+        # function of the embedder, not a bound method: that would be a reference cycle
+        # (self → cache → method → self) keeping a swapped-out index mapped until gc ran.
+        self.embed_question = lru_cache(maxsize=256)(
+            partial(_embed_question, embedder, simplified=self.simplified_corpus)
+        )
 
     def search(
         self,

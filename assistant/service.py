@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
+from assistant import runtime
 from assistant.answer import Answer, Answerer
 from assistant.config import Settings
 from assistant.errors import IndexNotFound
 from assistant.indexing import BuildReport, EmbedderLike, Progress, update_index
 from assistant.retrieval import Filter, Mode, Retriever
-from assistant.store import IndexData, check_compatible, load_index, read_manifest
+from assistant.store import (
+    IndexData,
+    check_compatible,
+    current_generation,
+    current_stamp,
+    load_index,
+    read_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +36,29 @@ def make_embedder(settings: Settings) -> EmbedderLike:
 class Assistant:
     """Holds one model and the live index; safe to ask from several threads.
 
+    An update made by another process (``assistant index update`` beside a running
+    ``serve``) is noticed by a question and swapped in as :meth:`update` swaps its own.
+
     Args:
         settings: paths and model.
         embedder: a loaded model, or None to load ``settings.model``.
         build_if_missing: build the index from the corpus when there is none.
+        recheck_seconds: how often at most a question looks for a new live generation.
     """
 
     def __init__(
-        self, settings: Settings, embedder: EmbedderLike | None = None, build_if_missing: bool = False
+        self,
+        settings: Settings,
+        embedder: EmbedderLike | None = None,
+        build_if_missing: bool = False,
+        recheck_seconds: float = 1.0,
     ) -> None:
+        runtime.configure("serve")  # before FAISS and the model load their OpenMP runtimes
         self.settings = settings
+        self.recheck_seconds = recheck_seconds
+        # Held while a generation is loaded and swapped in, so that one load serves everyone.
+        self._swap_lock = threading.Lock()
+        self._checked_at = time.monotonic()
         if build_if_missing:
             try:
                 read_manifest(settings.index_dir)
@@ -46,6 +69,8 @@ class Assistant:
                 self.embedder = embedder or make_embedder(settings)
                 update_index(settings, self.embedder, show_progress=True)
         check_compatible(read_manifest(settings.index_dir), settings.model, asdict(settings.chunk))
+        # Stamped before the load: a generation made live meanwhile is picked up by the next check.
+        self._stamp = current_stamp(settings.index_dir)
         # Read the index while the model loads: both take seconds, and the index is mostly file I/O.
         with ThreadPoolExecutor(1) as pool:
             index = pool.submit(load_index, settings.index_dir)
@@ -64,6 +89,7 @@ class Assistant:
         where: Filter | None = None,
     ) -> Answer:
         """Answer from the index that is live when the question arrives."""
+        self._follow_current()
         answerer = self.answerer
         return answerer.ask(question, history=history, mode=mode, where=where)
 
@@ -77,5 +103,38 @@ class Assistant:
             IndexBusy: another update is running.
         """
         report = update_index(self.settings, self.embedder, full=full, progress=progress)
-        self.answerer = self._answerer(load_index(self.settings.index_dir))
+        with self._swap_lock:
+            self._stamp = current_stamp(self.settings.index_dir)
+            self.answerer = self._answerer(load_index(self.settings.index_dir))
         return report
+
+    def _follow_current(self) -> None:
+        """Swap in the live generation if another process changed it since the last look.
+
+        One ``stat`` of ``CURRENT`` at most every ``recheck_seconds``; the question that
+        notices a change loads the new generation while other questions go on with the
+        old one. A generation that cannot be loaded is logged and the old one kept.
+        """
+        now = time.monotonic()
+        if now - self._checked_at < self.recheck_seconds or not self._swap_lock.acquire(blocking=False):
+            return
+        try:
+            self._checked_at = now
+            stamp = current_stamp(self.settings.index_dir)
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            live = self.answerer.retriever.index.folder
+            try:
+                if current_generation(self.settings.index_dir) != live:
+                    self.answerer = self._answerer(load_index(self.settings.index_dir))
+                    logger.info("swapped in the index generation made live by another process")
+            except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the old index still answers
+                logger.warning(
+                    "the index in %s changed but cannot be loaded, still answering from %s: %s",
+                    self.settings.index_dir,
+                    live.name if live else "the old index",
+                    exc,
+                )
+        finally:
+            self._swap_lock.release()

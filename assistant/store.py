@@ -519,3 +519,16 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
     return IndexData(
         manifest, passages, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes, folder
     )
+
+
+def current_stamp(root: Path) -> tuple[int, int, int] | None:
+    """A cheap fingerprint of ``CURRENT`` (one ``stat``), to notice another process's update.
+
+    ``CURRENT`` is replaced by a rename, so a new generation changes its inode even
+    within one mtime tick. None when there is no ``CURRENT``.
+    """
+    try:
+        st = (root / "CURRENT").stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

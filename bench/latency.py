@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
+    from assistant import runtime
+
+    runtime.configure("serve")  # as the server runs: before torch loads its OpenMP runtime
     t0 = time.perf_counter()
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401

@@ -226,7 +226,7 @@ def main() -> None:
                 timings_list.clear()
             for q in asked:
                 t0 = time.perf_counter()
-                vector = retriever._embed_question(q)
+                vector = retriever.embed_question.__wrapped__(q)  # uncached: time the embedding
                 t1 = time.perf_counter()
                 terms = tokenize(q)
                 lex = index.bm25.search(terms, 100)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant import runtime
 from assistant.config import Settings
 from assistant.lexical import bigrams_of
 
@@ -70,3 +71,12 @@ def write_article(folder: Path, name: str, text: str, encoding: str = "utf-8") -
     path = folder / name
     path.write_bytes(text.encode(encoding))
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test configures threads afresh and leaves no OMP_* behind for later tests' subprocesses."""
+    monkeypatch.setattr(runtime, "_configured", None)
+    monkeypatch.setattr(runtime, "lower_priority", lambda: None)  # never nice the test run itself
+    for name in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
