@@ -80,7 +80,7 @@ def test_serve_turns_off_gradios_per_request_analytics_before_the_app_loads(
     monkeypatch.setattr(service, "make_embedder", lambda s: fake_embedder)
     seen: dict[str, str | None] = {}
 
-    def fake_serve(assistant: Assistant, host: str, port: int) -> None:
+    def fake_serve(assistant: Assistant, host: str, port: int, **options: object) -> None:
         seen.update({name: os.environ.get(name) for name in runtime.GRADIO_SERVER_ENV})
         seen["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
 
