@@ -91,7 +91,7 @@ def make_respond(assistant: Assistant) -> Any:
 def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
     """Questions from the articles' front matter (``questions: a | b``), else about their titles."""
     examples: list[str] = []
-    for meta in assistant.answerer.retriever.index.articles.values():
+    for meta in assistant.index.articles.values():
         listed = [q.strip() for q in (meta.get("questions") or "").split("|") if q.strip()]
         examples.extend(listed or [f"《{meta['title']}》讲了什么？"])
     return list(dict.fromkeys(examples))[:limit]
@@ -99,7 +99,7 @@ def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
 
 def header(assistant: Assistant) -> str:
     """The title line, with the live index's size."""
-    counts = assistant.answerer.retriever.index.manifest["counts"]
+    counts = assistant.index.manifest["counts"]
     return (
         "## 新闻问答\n用中文提问，回答直接引用文章原文并标明出处。"
         f"当前索引：{counts['articles']} 篇文章，{counts['passages']} 个段落。"
@@ -108,7 +108,7 @@ def header(assistant: Assistant) -> str:
 
 def article_choices(assistant: Assistant) -> list[tuple[str, str]]:
     """(label, article id) pairs for the filter's article menu."""
-    articles = assistant.answerer.retriever.index.articles
+    articles = assistant.index.articles
     return [
         (f"《{meta['title']}》 {article_id}", article_id) for article_id, meta in sorted(articles.items())
     ]
@@ -116,7 +116,7 @@ def article_choices(assistant: Assistant) -> list[tuple[str, str]]:
 
 def sources(assistant: Assistant) -> list[str]:
     """The distinct sources named in the articles' front matter."""
-    articles = assistant.answerer.retriever.index.articles.values()
+    articles = assistant.index.articles.values()
     return sorted({str(meta["source"]) for meta in articles if meta.get("source")})
 
 
@@ -139,7 +139,7 @@ def article_rows(assistant: Assistant) -> list[list[Any]]:
             meta.get("indexed_at", ""),
             "、".join(meta.get("also_in") or []),
         ]
-        for article_id, meta in sorted(assistant.answerer.retriever.index.articles.items())
+        for article_id, meta in sorted(assistant.index.articles.items())
     ]
 
 

@@ -170,7 +170,7 @@ class CorpusManager:
 
     def deletable(self) -> list[str]:
         """Every article file in the corpus, indexed or not: one the indexer skips must be removable too."""
-        indexed = set(self.assistant.answerer.retriever.index.articles)
+        indexed = set(self.assistant.index.articles)
         try:
             on_disk = {p.relative_to(self.corpus).as_posix() for p in article_paths(self.corpus)}
         except CorpusError:  # no corpus folder: nothing on disk to offer

@@ -93,6 +93,12 @@ class Assistant:
         answerer = self.answerer
         return answerer.ask(question, history=history, mode=mode, where=where)
 
+    @property
+    def index(self) -> IndexData:
+        """The live index, after looking for one another process made live (what the page shows)."""
+        self._follow_current()
+        return self.answerer.retriever.index
+
     def update(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         """Update the index from the corpus, then swap it in for later questions.
 

@@ -71,6 +71,17 @@ def test_ask_picks_up_an_update_made_by_another_process(built: Settings) -> None
     assert "火神山.txt" in assistant.answerer.retriever.index.articles
 
 
+def test_the_page_shows_an_update_made_by_another_process_before_any_question(built: Settings) -> None:
+    from assistant.app import article_rows, header
+
+    assistant = Assistant(built, embedder=FakeEmbedder(), recheck_seconds=0)
+    assert "1 篇文章" in header(assistant)
+    write_article(built.corpus_dir, "火神山.txt", HUOSHENSHAN)
+    update_index(built, FakeEmbedder())
+    assert "2 篇文章" in header(assistant)  # a page load, no question asked
+    assert [row[0] for row in article_rows(assistant)] == ["天津.txt", "火神山.txt"]
+
+
 def test_the_check_for_a_new_generation_is_throttled(built: Settings) -> None:
     assistant = Assistant(built, embedder=FakeEmbedder(), recheck_seconds=3600)
     write_article(built.corpus_dir, "火神山.txt", HUOSHENSHAN)
