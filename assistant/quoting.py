@@ -142,6 +142,8 @@ _REASON_A = re.compile(
     r"|办法|措施|方式|途径|目的|旨在|以便|用于|使得|从而|结果"
 )
 _ASKS = re.compile(r"[？?]")
+# Sentences (and sentence pairs) whose terms are remembered between questions.
+CACHED_SENTENCES = 50_000
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 MIN_FOREIGN_WORDS = 4
 # A number as news writes it: digits of either width, Chinese numerals, approximations.
@@ -293,6 +295,18 @@ def unit_pattern(question: str) -> re.Pattern[str] | None:
     return re.compile(_NUM + re.escape(match.group(1))) if match else None
 
 
+# The same sentences come up as candidates for many questions; folding them to simplified
+# script and segmenting them was half of an ask's Python time (py-spy, docs/benchmarks.md).
+@lru_cache(maxsize=CACHED_SENTENCES)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+@lru_cache(maxsize=CACHED_SENTENCES)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(bigrams_of(text))
+
+
 def build_candidates(
     question: str,
     terms: list[str],
@@ -324,8 +338,8 @@ def build_candidates(
     if not sentences:
         return []
     n = len(sentences)
-    token_sets = [set(tokenize(s[5])) for s in sentences]
-    bigram_sets = [bigrams_of(s[5]) for s in sentences]
+    token_sets = [_terms(s[5]) for s in sentences]
+    bigram_sets = [_bigrams(s[5]) for s in sentences]
     q_terms = set(terms)
     q_bigrams = bigrams_of(question)
     # Global weight: IDF in the whole index. Local weight: rarity among these
@@ -360,7 +374,7 @@ def build_candidates(
             start, end = sentences[a][2], sentences[b][3]
             text = hit.passage.text[start - hit.passage.start : end - hit.passage.start]
             tokens = set().union(*token_sets[a : b + 1])
-            grams = bigrams_of(text)
+            grams = _bigrams(text)
             features = (
                 share(idf, tokens),
                 len(q_bigrams & grams) / len(q_bigrams) if q_bigrams else 0.0,
