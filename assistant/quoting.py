@@ -29,7 +29,7 @@ from assistant.retrieval import Hit
 
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
 
-# The weights of both models live in quote_model.json, written by bench/tune_quotes.py
+# The weights of the three models live in quote_model.json, written by bench/tune_quotes.py
 # (figures in docs/benchmarks.md). FEATURES names the candidate features, in order.
 FEATURES = (
     "words",
@@ -91,7 +91,7 @@ def models(path: Path = MODEL_FILE) -> QuoteModels:
             float(data[key]["intercept"]), {k: float(v) for k, v in data[key]["weights"].items()}
         )
 
-    models = QuoteModels(
+    loaded = QuoteModels(
         quote={k: float(v) for k, v in data["quote"]["weights"].items()},
         answerable=model("answerable"),
         first_holds=model("first_holds"),
@@ -99,12 +99,12 @@ def models(path: Path = MODEL_FILE) -> QuoteModels:
         confidence={k: float(v) for k, v in data["confidence"].items()},
     )
     if (
-        tuple(models.quote) != FEATURES
-        or tuple(models.answerable.weights) != EVIDENCE
-        or tuple(models.first_holds.weights) != EVIDENCE
+        tuple(loaded.quote) != FEATURES
+        or tuple(loaded.answerable.weights) != EVIDENCE
+        or tuple(loaded.first_holds.weights) != EVIDENCE
     ):
         raise ValueError(f"{path} was fitted for other features; refit it with bench/tune_quotes.py")
-    return models
+    return loaded
 
 
 # What the question asks for, in Chinese or English. English questions get the Chinese quote,
