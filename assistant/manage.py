@@ -146,6 +146,12 @@ class CorpusManager:
             return f"未加入：{path.name}: {exc.strerror}"
         return f"已加入：{saved.relative_to(self.corpus).as_posix()}"
 
+    def _failed(self, what: str, exc: AssistantError | OSError) -> str:
+        """The message for a refused action: our error without server paths, or the OS's reason."""
+        if isinstance(exc, AssistantError):
+            return f"{what}：{md_escape(public_message(str(exc), self.assistant.settings))}"
+        return f"{what}：{exc.strerror}"
+
     def paste(self, token: str | None, title: str | None, body: str | None) -> str:
         """Save a pasted article into the corpus (refused unwritten when over the size limit)."""
         if not self.gate.check(token):
@@ -154,10 +160,8 @@ class CorpusManager:
             saved = add_text(
                 self.corpus, title or "", body or "", max_bytes=self.assistant.settings.max_file_bytes
             )
-        except AssistantError as exc:
-            return f"未加入：{md_escape(public_message(str(exc), self.assistant.settings))}"
-        except OSError as exc:
-            return f"未加入：{exc.strerror}"
+        except (AssistantError, OSError) as exc:
+            return self._failed("未加入", exc)
         return (
             f"已加入：{md_escape(saved.relative_to(self.corpus).as_posix())}\n\n点击「更新索引」后即可提问。"
         )
@@ -187,10 +191,8 @@ class CorpusManager:
             return f"请先勾选「确认删除 {md_escape(article_id)}」，再点删除。"
         try:
             moved = remove_article(self.corpus, article_id)
-        except AssistantError as exc:
-            return f"删除失败：{md_escape(public_message(str(exc), self.assistant.settings))}"
-        except OSError as exc:
-            return f"删除失败：{exc.strerror}"
+        except (AssistantError, OSError) as exc:
+            return self._failed("删除失败", exc)
         where = md_escape(moved.relative_to(self.corpus).as_posix())
         return f"已把 {md_escape(article_id)} 移到回收站 {where}（可在下方恢复）。\n\n" + run_update(
             self.assistant, progress
@@ -204,9 +206,7 @@ class CorpusManager:
             return "请先选择要恢复的文章。"
         try:
             restored = restore_article(self.corpus, trashed)
-        except AssistantError as exc:
-            return f"恢复失败：{md_escape(public_message(str(exc), self.assistant.settings))}"
-        except OSError as exc:
-            return f"恢复失败：{exc.strerror}"
+        except (AssistantError, OSError) as exc:
+            return self._failed("恢复失败", exc)
         name = md_escape(restored.relative_to(self.corpus).as_posix())
         return f"已恢复：{name}\n\n" + run_update(self.assistant, progress)
