@@ -228,8 +228,7 @@ def rank(candidates: Sequence[Candidate]) -> list[Ranked]:
     scores = np.asarray([c.score() for c in candidates], dtype=np.float64)
     if not len(scores):
         return []
-    weights = np.exp(scores - scores.max())
-    shares = weights / weights.sum()
+    shares = shares_of(scores)
     order = np.argsort(-scores, kind="stable")
     return [Ranked(candidates[i], float(scores[i]), float(shares[i])) for i in order]
 
@@ -240,12 +239,30 @@ def logistic(intercept: float, weights: Iterable[float], features: Iterable[floa
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+def shares_of(scores: np.ndarray) -> np.ndarray:
+    """The softmax of a question's candidate scores: each candidate's share."""
+    weights = np.exp(scores - scores.max())
+    return weights / weights.sum()
+
+
+def question_evidence(question: str, features: np.ndarray, scores: np.ndarray) -> list[float]:
+    """The question-level evidence, in the order of EVIDENCE, from the candidates' features
+    (one row each) and scores. bench/tune_quotes.py fits the question models on exactly this."""
+    top = int(np.argmax(scores))
+    best = features.max(axis=0)
+    return [
+        float(shares_of(scores)[top]),
+        float(scores[top]),
+        *(float(x) for x in best[:3]),
+        float(is_foreign(question)),
+        float(best[UNIT]),
+    ]
+
+
 def evidence(question: str, ranked: Sequence[Ranked]) -> list[float]:
     """The question-level evidence the two question models read, in the order of EVIDENCE."""
-    candidates = [r.candidate for r in ranked]
-    best = [max(c.features[i] for c in candidates) for i in range(3)]
-    unit = max(c.features[UNIT] for c in candidates)
-    return [ranked[0].share, ranked[0].score, *best, float(is_foreign(question)), unit]
+    features = np.asarray([r.candidate.features for r in ranked], dtype=np.float64)
+    return question_evidence(question, features, np.asarray([r.score for r in ranked]))
 
 
 def answerable_probability(question: str, ranked: Sequence[Ranked]) -> float:

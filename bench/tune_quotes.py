@@ -41,7 +41,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from assistant.answer import AnswerSettings
-from assistant.quoting import EVIDENCE, FEATURES, MODEL_FILE, is_foreign
+from assistant.quoting import EVIDENCE, FEATURES, MODEL_FILE, is_foreign, question_evidence, shares_of
 
 FOLDS = 5
 FURTHER_WITHIN = AnswerSettings().further_within
@@ -139,8 +139,7 @@ def train_ranker(questions: list[Question], natural_weight: float, l2: float) ->
 def ranked(rows: list[dict], w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scores and softmax shares of a question's candidates."""
     scores = np.asarray([r["features"] for r in rows], dtype=float) @ w
-    shares = np.exp(scores - scores.max())
-    return scores, shares / shares.sum()
+    return scores, shares_of(scores)
 
 
 def pick(rows: list[dict], shares: np.ndarray, k: int = 3) -> list[dict]:
@@ -163,21 +162,11 @@ def pick(rows: list[dict], shares: np.ndarray, k: int = 3) -> list[dict]:
 
 
 def evidence(q: Question, rows: list[dict], w: np.ndarray) -> list[float]:
-    """Question-level evidence, in the order of quoting.EVIDENCE."""
-    foreign = float(is_foreign(q.text))
+    """Question-level evidence, as the product computes it (quoting.question_evidence)."""
     if not rows:
-        return [0.0, -30.0, 0.0, 0.0, -0.8, foreign, 0.5]
+        return [0.0, -30.0, 0.0, 0.0, -0.8, float(is_foreign(q.text)), 0.5]
     feats = np.asarray([r["features"] for r in rows], dtype=float)
-    scores, shares = ranked(rows, w)
-    top = int(np.argmax(scores))
-    unit = float(feats[:, FEATURES.index("unit")].max())
-    return [
-        float(shares[top]),
-        float(scores[top]),
-        *(float(feats[:, i].max()) for i in range(3)),
-        foreign,
-        unit,
-    ]
+    return question_evidence(q.text, feats, feats @ w)
 
 
 def train_answerable(
