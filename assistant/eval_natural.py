@@ -14,6 +14,7 @@ Every answerable miss is put down to the stage that lost it:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from assistant.answer import Answerer
 from assistant.config import Settings
 from assistant.errors import CorpusError
-from assistant.evaluate import candidate_row
+from assistant.evaluate import candidate_row, candidates_without
 from assistant.indexing import EmbedderLike, update_index
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate
@@ -142,14 +143,7 @@ def outcomes(answerer: Answerer, questions: list[NaturalQuestion], dump: Any = N
             answerable=reply.answerable,
         )
         if dump is not None:
-            # Asked of the index without its own article, an answerable question becomes
-            # unanswerable: more refusals to calibrate on than the negatives alone.
-            others = [
-                h
-                for h in answerer.retriever.search(q.text, k=40, query_vector=vector, query_tokens=terms)
-                if q.article and h.passage.article_id != q.article
-            ]
-            unanswerable = answerer.candidates(q.text, others, vector, terms) if q.answers else []
+            unanswerable = candidates_without(answerer, q.text, vector, terms, q.article) if q.article else []
             dump.write(json.dumps(dump_row(q, candidates, unanswerable), ensure_ascii=False) + "\n")
 
 
@@ -237,16 +231,11 @@ def evaluate_natural(
         dump: write each question's candidate quotes here (JSON lines), for refitting.
     """
     questions_path, articles = locate(dataset, corpus)
-    questions = load_questions(questions_path)[:limit] if limit else load_questions(questions_path)
+    questions = load_questions(questions_path)[: limit or None]
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         folder = index_dir or Path(tmp)
         update_index(replace(settings, corpus_dir=articles, index_dir=folder), embedder, show_progress=True)
         index = load_index(folder)
     answerer = Answerer(Retriever(index, embedder))
-    dump_file = open(dump, "w", encoding="utf-8") if dump else None  # noqa: SIM115
-    try:
-        results = list(outcomes(answerer, questions, dump_file))
-    finally:
-        if dump_file:
-            dump_file.close()
-    return summarise(results)
+    with open(dump, "w", encoding="utf-8") if dump else contextlib.nullcontext() as dump_file:
+        return summarise(list(outcomes(answerer, questions, dump_file)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from assistant.answer import Answerer, AnswerSettings
@@ -107,6 +108,19 @@ def candidate_row(candidate: Candidate, answers: list[str]) -> dict[str, Any]:
     }
 
 
+def candidates_without(
+    answerer: Answerer, question: str, vector: np.ndarray, terms: list[str], article_id: str
+) -> list[Candidate]:
+    """The question's candidates from the index as if its own article were not in it.
+
+    Asked without its article, an answerable question is unanswerable: the refusals that
+    calibrate abstention, far more of them than any set's hand-written negatives.
+    """
+    hits = answerer.retriever.search(question, k=40, query_vector=vector, query_tokens=terms)
+    others = [h for h in hits if h.passage.article_id != article_id]
+    return answerer.candidates(question, others, vector, terms)
+
+
 def evaluate(
     dataset: Path,
     embedder: EmbedderLike,
@@ -162,16 +176,7 @@ def evaluate(
                 m["answer_in_quote@1"] += any(a in quotes[0] for a in answers) if quotes else 0
                 m["answer_in_quote@3"] += any(a in x for a in answers for x in quotes[:3])
                 if dump_file and mode == "hybrid":
-                    # The same question against the index without its own
-                    # context is unanswerable: that calibrates abstention.
-                    others = [
-                        h
-                        for h in answerer.retriever.search(
-                            q.text, k=40, mode=mode, query_vector=vector, query_tokens=terms
-                        )
-                        if h.passage.article_id != q.article_id
-                    ]
-                    unanswerable = answerer.candidates(q.text, others, vector, terms)
+                    unanswerable = candidates_without(answerer, q.text, vector, terms, q.article_id)
                     dump_file.write(
                         json.dumps(
                             {
