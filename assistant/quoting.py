@@ -142,8 +142,6 @@ _REASON_A = re.compile(
     r"|办法|措施|方式|途径|目的|旨在|以便|用于|使得|从而|结果"
 )
 _ASKS = re.compile(r"[？?]")
-# Sentences (and sentence pairs) whose terms are remembered between questions.
-CACHED_SENTENCES = 50_000
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 MIN_FOREIGN_WORDS = 4
 # A number as news writes it: digits of either width, Chinese numerals, approximations.
@@ -314,6 +312,10 @@ def unit_pattern(question: str) -> re.Pattern[str] | None:
 
 # The same sentences come up as candidates for many questions; folding them to simplified
 # script and segmenting them was half of an ask's Python time (py-spy, docs/benchmarks.md).
+# This many sentences (and sentence pairs) keep their terms between questions.
+CACHED_SENTENCES = 50_000
+
+
 @lru_cache(maxsize=CACHED_SENTENCES)
 def _terms(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
