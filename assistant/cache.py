@@ -14,17 +14,13 @@ import logging
 import os
 import shutil
 import uuid
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import IndexWriteError
+from assistant.errors import DAMAGED_FILE, IndexWriteError
 
 logger = logging.getLogger(__name__)
-# What a truncated, bit-flipped or foreign batch file raises from numpy's zip reader.
-_DAMAGE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 class EmbeddingCache:
@@ -46,7 +42,7 @@ class EmbeddingCache:
                 if vectors.ndim != 2 or not all(isinstance(h, str) for h in hashes):
                     raise ValueError(f"vectors of shape {vectors.shape}")
                 self.vectors.update(zip(hashes, vectors, strict=True))
-            except _DAMAGE as exc:
+            except DAMAGED_FILE as exc:
                 # Only a cache: its texts are embedded again. Deleted, so it warns once.
                 self.damaged.append(f"{batch.name} ({exc.__class__.__name__}: {exc})")
                 logger.warning(

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import errno
+import zipfile
+import zlib
+
+# What reading a truncated, bit-flipped or foreign file raises: the OS, numpy's zip reader,
+# zlib, a short read, bad JSON or UTF-8. Loaders turn these into a message, never a traceback.
+DAMAGED_FILE: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 class AssistantError(Exception):

@@ -34,8 +34,6 @@ import re
 import shutil
 import time
 import uuid
-import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +41,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
+from assistant.errors import DAMAGED_FILE, IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from assistant.lexical import BM25
 
 logger = logging.getLogger(__name__)
@@ -65,8 +63,8 @@ _FILES = (
 # Memory-mapped at load, so hashed only by load_index(verify=True); sizes are always checked.
 _MAPPED = frozenset({"vectors.npy", "sentences.npy"})
 _GENERATION = re.compile(r"g-[0-9A-Za-z-]+")
-# What reading a damaged file raises: numpy's zip reader, zlib, a short read, bad JSON/UTF-8, FAISS.
-_DAMAGE = (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error)
+# FAISS reports a damaged index file as a RuntimeError.
+_DAMAGE = (*DAMAGED_FILE, RuntimeError)
 
 
 @dataclass(frozen=True)
