@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.crosslingual import term_groups
 from assistant.lexical import BM25, bigrams_of, to_simplified, tokenize
 from assistant.retrieval import Hit
 
@@ -361,18 +362,31 @@ def build_candidates(
     bigram_sets = [_bigrams(s[5]) for s in sentences]
     q_terms = set(terms)
     q_bigrams = bigrams_of(question)
+    foreign = is_foreign(question)
     # Global weight: IDF in the whole index. Local weight: rarity among these
     # candidates, so the article's subject, named in every sentence, counts
     # less than the words that single out one sentence.
-    idf = {t: bm25.idf(t) for t in q_terms}
-    local_terms = {t: idf[t] * math.log((n + 1) / (sum(t in ts for ts in token_sets) + 0.5)) for t in q_terms}
+    if foreign:
+        # An English question's words are matched through their translations and pinyin,
+        # one group per word or phrase, each weighing the same.
+        groups = term_groups(question)
+        match_sets = [
+            frozenset(f"#{g}" for g, group in enumerate(groups) if group.found_in(s[5])) for s in sentences
+        ]
+        idf = {f"#{g}": 1.0 for g in range(len(groups))}
+    else:
+        match_sets = token_sets
+        idf = {t: bm25.idf(t) for t in q_terms}
+    local_terms = {
+        t: w * math.log((n + 1) / (sum(t in ms for ms in match_sets) + 0.5)) for t, w in idf.items()
+    }
     local_bigrams = {g: math.log((n + 1) / (sum(g in bs for bs in bigram_sets) + 0.5)) for g in q_bigrams}
 
     def share(weights: dict[str, float], present: set[str]) -> float:
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
 
-    words = [share(idf, ts) for ts in token_sets]
+    words = [share(idf, ms) for ms in match_sets]
     focus = [share(local_bigrams, bs) for bs in bigram_sets]
     if sentence_vectors is not None and query_vector is not None:
         dense = [float(x) for x in sentence_vectors[rows].astype(np.float32) @ query_vector]
@@ -383,7 +397,6 @@ def build_candidates(
     question = to_simplified(question)
     why = bool(_WHY_Q.search(question))
     unit = unit_pattern(question)
-    foreign = float(is_foreign(question))
     out = []
     for i, (rank, hit, _, _, paragraph, _) in enumerate(sentences):
         spans = [(i, i)]
@@ -393,9 +406,10 @@ def build_candidates(
             start, end = sentences[a][2], sentences[b][3]
             text = hit.passage.text[start - hit.passage.start : end - hit.passage.start]
             tokens = set().union(*token_sets[a : b + 1])
+            matched = set().union(*match_sets[a : b + 1])
             grams = _bigrams(text)
             features = (
-                share(idf, tokens),
+                share(idf, matched),
                 len(q_bigrams & grams) / len(q_bigrams) if q_bigrams else 0.0,
                 max(dense[a : b + 1]) - 0.8,
                 1.0 / rank,
@@ -405,14 +419,14 @@ def build_candidates(
                 answer_type(question, text, tokens, q_terms),
                 float(b > a),
                 math.log1p(len(text)) / 5,
-                share(local_terms, tokens),
+                share(local_terms, matched),
                 share(local_bigrams, grams),
                 focus[a - 1] if a > 0 and sentences[a - 1][1] is hit else 0.0,
                 focus[b + 1] if b + 1 < n and sentences[b + 1][1] is hit else 0.0,
                 float(max(dense[a : b + 1]) == best_dense),
                 float(bool(_ASKS.search(text))),
                 float(why and bool(_REASON_A.search(text))),
-                foreign * (max(dense[a : b + 1]) - best_dense),
+                float(foreign) * (max(dense[a : b + 1]) - best_dense),
                 0.5 if unit is None else float(bool(unit.search(text))),
             )
             out.append(Candidate(hit, rank, start, end, paragraph, text, features))
