@@ -54,10 +54,11 @@ FEATURES = (
     "unit",
 )
 UNIT = FEATURES.index("unit")
+ANSWER_TYPE = FEATURES.index("answer_type")
 # The question-level evidence: the first quote's share and score, the best word overlap,
 # bigram overlap and e5 similarity of any candidate, whether the question is written in a
 # script the articles are not, and whether any candidate has the unit the question names.
-EVIDENCE = ("top_share", "top_score", "words", "bigrams", "dense", "foreign", "unit")
+EVIDENCE = ("top_share", "top_score", "words", "bigrams", "dense", "foreign", "unit", "top_type", "top_unit")
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,8 @@ def question_evidence(question: str, features: np.ndarray, scores: np.ndarray) -
         *(float(x) for x in best[:3]),
         float(is_foreign(question)),
         float(best[UNIT]),
+        float(features[top, ANSWER_TYPE]),
+        float(features[top, UNIT]),
     ]
 
 

@@ -164,7 +164,7 @@ def pick(rows: list[dict], shares: np.ndarray, k: int = 3) -> list[dict]:
 def evidence(q: Question, rows: list[dict], w: np.ndarray) -> list[float]:
     """Question-level evidence, as the product computes it (quoting.question_evidence)."""
     if not rows:
-        return [0.0, -30.0, 0.0, 0.0, -0.8, float(is_foreign(q.text)), 0.5]
+        return [0.0, -30.0, 0.0, 0.0, -0.8, float(is_foreign(q.text)), 0.5, 0.5, 0.5]
     feats = np.asarray([r["features"] for r in rows], dtype=float)
     return question_evidence(q.text, feats, feats @ w)
 
@@ -211,12 +211,15 @@ class Result:
     first_p: float
     first: bool
     top3: bool
+    # The answerability when asked of the index without its own article (None: not dumped).
+    without_p: float | None = None
 
 
 def predict(q: Question, w: np.ndarray, a: np.ndarray, c: np.ndarray) -> Result:
     rows = q.candidates
+    without = float(probabilities(a, [evidence(q, q.unanswerable, w)])[0]) if q.unanswerable else None
     if not rows:
-        return Result(q, 0.0, 0.0, False, False)
+        return Result(q, 0.0, 0.0, False, False, without)
     _, shares = ranked(rows, w)
     top = pick(rows, shares)
     e = [evidence(q, rows, w)]
@@ -226,6 +229,7 @@ def predict(q: Question, w: np.ndarray, a: np.ndarray, c: np.ndarray) -> Result:
         float(probabilities(c, e)[0]),
         bool(top[0]["has_answer"]),
         any(r["has_answer"] for r in top),
+        without,
     )
 
 
@@ -267,6 +271,10 @@ def report(results: list[Result], threshold: float, datasets: list[str]) -> None
             f"{name:<8}{'ANSWERABLE':<14}{len(s):>5}{at1:>9.3f}{at3:>9.3f}{np.mean(answered):>10.3f}"
             f"   (no refusal: quote@1 {unrefused:.3f})"
         )
+        without = [r.without_p for r in rows if r.without_p is not None]
+        if without:
+            refused = np.mean([p < threshold for p in without])
+            print(f"{name:<8}{'WITHOUT OWN':<14}{len(without):>5}{'':>28}{refused:>9.3f}")
 
 
 def calibration(results: list[Result], cuts: dict[str, float], threshold: float) -> None:
