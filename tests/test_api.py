@@ -18,7 +18,7 @@ from assistant.api_models import AskReply
 from assistant.app import serve
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.indexing import update_index
+from assistant.indexing import index_lock, update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
 from tests.gradio_http import free_port, http
@@ -172,6 +172,11 @@ def test_errors_are_json_with_their_status(settings: Settings, monkeypatch: pyte
         assert str(settings.corpus_dir) not in reply["detail"], "no server path in an error"
         status, reply = call(port, "POST", "/api/trash/restore", {"name": "../a.txt"}, admin())
         assert status == 404
+        # An update while another runs is refused; questions are still answered meanwhile.
+        with index_lock(settings.index_dir):
+            status, reply = call(port, "POST", "/api/index/update", None, admin())
+            assert status == 409 and "another update of index is running" in reply["detail"]
+            assert call(port, "POST", "/api/ask", {"question": QUESTION})[0] == 200
         # A spoofed Host is refused before any route, and the API's caller still gets JSON.
         status, reply = call(port, "GET", "/api/articles", headers={"Host": f"evil.example:{port}"})
         assert status == 400 and "Host not allowed" in reply["detail"]
