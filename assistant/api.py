@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Request, Security, Up
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 
 from assistant.access import ADMIN_PASSWORD_ENV, AdminGate
 from assistant.api_models import (
@@ -87,13 +88,17 @@ def build_api(assistant: Assistant, gate: AdminGate | None) -> FastAPI:
         gate: the administrator's password check, or None when management is off.
     """
     settings = assistant.settings
-    api = FastAPI(
+    # Swagger UI's script and styles come from the fastapi-offline wheel, not a CDN: a newsroom
+    # LAN without internet still gets the page.
+    api = FastAPIOffline(
         title="新闻问答 API",
         description=DESCRIPTION,
         version="1",
         docs_url=DOCS_URL,
         openapi_url=OPENAPI_URL,
         redoc_url=None,
+        static_url=f"{DOCS_URL}/assets",
+        swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
     )
 
     def fail(exc: AssistantError | OSError, status: int) -> HTTPException:

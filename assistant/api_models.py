@@ -16,6 +16,40 @@ QUESTION = "雷神山医院项目指挥部成立了什么组织？"
 FOLLOW_UP = "他们在仪式上做了什么？"
 
 
+QUOTE = (
+    "1月28日下午，中建三局雷神山医院项目指挥部火速成立临时党委，并为党员突击队、青年突击队授旗。"
+    "仪式上，120余名党员面对鲜红的党旗，高举右拳，字字铿锵，重温入党誓词，宣示决战决胜、在2月5日按期交付医院的坚定决心。"
+)
+TITLE = "党旗在防控疫情斗争第一线高高飘扬"
+# A real reply over the seed corpus, its markdown shortened.
+ASK_EXAMPLE = {
+    "question": QUESTION,
+    "answered": True,
+    "answer": f"> {QUOTE} [1]\n\n置信度：**高**\n\n**来源**\n\n**《{TITLE}》**\n\n[1] 第 5 段 · 得分 0.82\n…",
+    "quotes": [
+        {
+            "rank": 1,
+            "article_id": "004_cc6cff157fc3fbb6.txt",
+            "title": TITLE,
+            "paragraph": 5,
+            "start": 489,
+            "end": 596,
+            "quote": QUOTE,
+            "passage": f"担当作为、冲锋在前，发挥战斗堡垒作用和先锋模范作用\n　　“我志愿加入中国共产党，拥护党的纲领……”{QUOTE}",
+            "score": 0.8215,
+            "passage_start": 440,
+            "passage_end": 596,
+            "date": None,
+            "source": None,
+            "citation": f"《{TITLE}》，第5段：“{QUOTE}”",
+        }
+    ],
+    "confidence": "高",
+    "carried_terms": [],
+    "answerable": 0.9032,
+}
+
+
 class Filters(BaseModel):
     """Limits on where quotes may come from, as the chat's 筛选 panel and ``ask --article`` etc. set them."""
 
@@ -96,7 +130,7 @@ class QuoteReply(BaseModel):
 class AskReply(BaseModel):
     """Exactly what ``assistant ask --json`` prints."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [ASK_EXAMPLE]})
 
     question: str = Field(examples=[QUESTION])
     answered: bool = Field(description="是否给出了回答（false 表示文章里找不到答案）")

@@ -259,11 +259,15 @@ def test_openapi_page_is_served_beside_the_chat(settings: Settings, monkeypatch:
     with running(make_assistant(settings), monkeypatch, password=None) as port:
         status, page = http(port, "GET", "/api/docs")
         assert status == 200 and b"swagger" in page.lower()
+        assert b"https://" not in page, "the page's script and styles come from this server, not a CDN"
+        assert http(port, "GET", "/api/docs/assets/swagger-ui-bundle.js")[0] == 200
         status, schema = call(port, "GET", "/api/openapi.json")
         assert status == 200
         assert {"/api/ask", "/api/articles", "/api/index/update"} <= set(schema["paths"])
         ask_schema = json.dumps(schema["components"]["schemas"]["AskRequest"], ensure_ascii=False)
         assert QUESTION in ask_schema, "examples in Chinese"
+        [example] = schema["components"]["schemas"]["AskReply"]["examples"]
+        AskReply.model_validate(example)
         assert http(port, "GET", "/")[0] == 200, "the chat page is still at /"
         assert http(port, "GET", "/config")[0] == 200
 
