@@ -15,8 +15,11 @@ The OpenAPI page is ``/api/docs`` (its schema ``/api/openapi.json``), clear of G
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -80,14 +83,16 @@ def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": ErrorReply} for status in statuses}
 
 
-def build_api(assistant: Assistant, gate: AdminGate | None) -> FastAPI:
+def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: int) -> FastAPI:
     """The FastAPI app with the API's routes, error handlers and OpenAPI page.
 
     Args:
         assistant: the live assistant.
         gate: the administrator's password check, or None when management is off.
+        concurrent_answers: questions answered at once (the chat's own limit); more wait their turn.
     """
     settings = assistant.settings
+    answering = anyio.CapacityLimiter(concurrent_answers)
     # Swagger UI's script and styles come from the fastapi-offline wheel, not a CDN: a newsroom
     # LAN without internet still gets the page.
     api = FastAPIOffline(
@@ -107,12 +112,16 @@ def build_api(assistant: Assistant, gate: AdminGate | None) -> FastAPI:
             return HTTPException(status, exc.strerror or "文件操作失败")
         return HTTPException(status, public_message(str(exc), settings))
 
-    def admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
+    # Passwords are checked one at a time (a wrong one takes a second); requests wait their turn
+    # here, not in worker threads, so a flood of guesses cannot hold the threads questions run on.
+    checking = anyio.CapacityLimiter(1)
+
+    async def admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
         if gate is None:
             raise HTTPException(403, READ_ONLY)
         if credentials is None:
             raise HTTPException(401, CREDENTIAL_NEEDED, headers={"WWW-Authenticate": "Bearer"})
-        if not gate.verify(credentials.credentials):
+        if not await anyio.to_thread.run_sync(gate.verify, credentials.credentials, limiter=checking):
             raise HTTPException(401, WRONG_CREDENTIAL, headers={"WWW-Authenticate": "Bearer"})
 
     def updated(done: str = "") -> UpdateReply:
@@ -140,12 +149,13 @@ def build_api(assistant: Assistant, gate: AdminGate | None) -> FastAPI:
         responses={200: {"model": AskReply}, **errors(400, 503)},
         tags=["问答"],
     )
-    def ask(request: AskRequest) -> JSONResponse:
+    async def ask(request: AskRequest) -> JSONResponse:
         """回答一个问题，引用文章原文；`history` 给出之前的提问时可以追问。"""
         try:
             where = Filter(**request.filters.model_dump()) if request.filters else None
-            answer = assistant.ask(
-                request.question, history=request.user_turns(), mode=request.mode, where=where
+            answer = await anyio.to_thread.run_sync(
+                partial(assistant.ask, request.question, request.user_turns(), request.mode, where),
+                limiter=answering,
             )
         except AssistantError as exc:  # an empty or too long question, an impossible filter: 400
             raise fail(exc, status_of(exc)) from exc

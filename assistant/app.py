@@ -123,7 +123,8 @@ def sources(assistant: Assistant) -> list[str]:
 
 
 # Questions answered at once: one per core, so a slow one never holds up the rest. 1, 2 and 4
-# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md).
+# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md). The chat and the
+# JSON API each keep to it.
 CONCURRENT_ANSWERS = 2
 
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
@@ -371,7 +372,7 @@ def serve(
         )
     limit = assistant.settings.max_file_bytes
     demo = build_app(assistant, gate)
-    server_app = build_api(assistant, gate)
+    server_app = build_api(assistant, gate, CONCURRENT_ANSWERS)
     server_app.add_middleware(
         HostGuard,
         allowed=hosts,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from assistant import service
+from assistant.access import AdminGate
 from assistant.api_models import AskReply
-from assistant.app import serve
+from assistant.app import CONCURRENT_ANSWERS, serve
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.indexing import index_lock, update_index
@@ -253,6 +257,48 @@ def test_the_admin_password_gates_every_change(settings: Settings, monkeypatch: 
         status, restored = call(port, "POST", "/api/trash/restore", {"name": "a.txt"}, admin())
         assert status == 200 and restored["id"] == "a.txt" and restored["update"]["added"] == ["a.txt"]
         assert call(port, "POST", "/api/ask", {"question": QUESTION})[1]["answered"]
+
+
+class Tracked:
+    """Counts the calls inside a slow stand-in at once, and the most there ever were."""
+
+    def __init__(self, reply: Any) -> None:
+        self.reply = reply
+        self.inside = self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: object) -> Any:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        time.sleep(0.3)
+        with self.lock:
+            self.inside -= 1
+        return self.reply
+
+
+def test_questions_are_answered_a_few_at_a_time(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    assistant = make_assistant(settings)
+    slow = Tracked(assistant.ask(QUESTION))
+    monkeypatch.setattr(assistant, "ask", slow)
+    with running(assistant, monkeypatch, password=None) as port, ThreadPoolExecutor(6) as pool:
+        asked = [pool.submit(call, port, "POST", "/api/ask", {"question": QUESTION}) for _ in range(6)]
+        assert [a.result()[0] for a in asked] == [200] * 6
+    assert slow.most == CONCURRENT_ANSWERS
+
+
+def test_password_checks_wait_in_line_not_in_worker_threads(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_wrong = Tracked(False)
+    monkeypatch.setattr(AdminGate, "verify", slow_wrong)
+    assistant = make_assistant(settings)
+    with running(assistant, monkeypatch, password=PASSWORD) as port, ThreadPoolExecutor(4) as pool:
+        guesses = [
+            pool.submit(call, port, "POST", "/api/index/update", None, admin("guess")) for _ in range(4)
+        ]
+        assert [g.result()[0] for g in guesses] == [401] * 4
+    assert slow_wrong.most == 1, "one thread at most sits in a password check"
 
 
 def test_openapi_page_is_served_beside_the_chat(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
