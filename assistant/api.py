@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, FastAPI, File, HTTPException, Request, Security, UploadFile
+from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -162,14 +162,17 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
         return JSONResponse(answer.to_json())
 
     @api.get("/api/articles", summary="已索引的文章", response_model=ArticleList, tags=["文章"])
-    def articles() -> ArticleList:
-        """列出当前索引中的全部文章。"""
+    def articles(
+        offset: Annotated[int, Query(ge=0, description="跳过前几篇")] = 0,
+        limit: Annotated[int | None, Query(ge=1, description="最多列出几篇（不填则全部）")] = None,
+    ) -> ArticleList:
+        """列出当前索引中的文章，按 id 排序；文章多时可用 offset 和 limit 分页，count 是总数。"""
         try:
             indexed = assistant.index.articles
         except AssistantError as exc:
             raise fail(exc, status_of(exc)) from exc
-        listed = [article(article_id, meta) for article_id, meta in sorted(indexed.items())]
-        return ArticleList(count=len(listed), articles=listed)
+        ids = sorted(indexed)[offset : None if limit is None else offset + limit]
+        return ArticleList(count=len(indexed), articles=[article(i, indexed[i]) for i in ids])
 
     managed = {"dependencies": [Depends(admin)], "tags": ["语料库管理（需管理员密码）"]}
 

@@ -155,9 +155,9 @@ class Article(BaseModel):
 
 
 class ArticleList(BaseModel):
-    """The live index's articles, sorted by id."""
+    """The live index's articles, sorted by id (one page of them with ``offset`` and ``limit``)."""
 
-    count: int = Field(examples=[1])
+    count: int = Field(description="索引中的文章总数", examples=[1])
     articles: list[Article]
 
 

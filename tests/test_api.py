@@ -129,9 +129,13 @@ def test_ask_replies_exactly_what_ask_json_prints(
 
 
 def test_articles_are_listed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_article(settings.corpus_dir, "b.txt", "---\ntitle: 第二篇\n---\n" + ADDED)
     with running(make_assistant(settings), monkeypatch, password=None) as port:
-        status, listed = call(port, "GET", "/api/articles")
-    assert status == 200 and listed["count"] == 1
+        status, page = call(port, "GET", "/api/articles?offset=1&limit=5")
+        assert status == 200 and page["count"] == 2 and [a["id"] for a in page["articles"]] == ["b.txt"]
+        assert call(port, "GET", "/api/articles?limit=0")[0] == 400
+        status, listed = call(port, "GET", "/api/articles?limit=1")
+    assert status == 200 and listed["count"] == 2
     [article] = listed["articles"]
     assert article["id"] == "a.txt" and article["title"] == "建设雷神山"
     assert article["date"] == "2020-01-29" and article["source"] == "人民日报"
