@@ -4,11 +4,13 @@ The chat tab asks questions, open to anyone. The Corpus tab lists the
 articles; when ``ASSISTANT_ADMIN_PASSWORD`` is set, an administrator who logs
 in there can also add, remove, restore and re-index them (access rules live in
 :mod:`assistant.access`). Every callback is a plain function testable without
-a browser; answer formatting lives in :mod:`assistant.answer`.
+a browser; answer formatting lives in :mod:`assistant.answer`. :func:`serve` runs
+the page mounted on the JSON API of :mod:`assistant.api`, on one port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -397,13 +399,22 @@ def serve(
     server = uvicorn.Server(
         uvicorn.Config(server_app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     )
+    taken = f"cannot serve on {host}:{port}: is the port taken? Choose another with --port"
     if block:
-        server.run()
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind (it logs the OS's reason)
+            raise AssistantError(taken) from exc
         return None
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    def run() -> None:
+        with contextlib.suppress(SystemExit):  # as above: the thread ends, and the loop below says why
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():
-            raise AssistantError(f"cannot serve on {host}:{port}: is the port taken?")
+            raise AssistantError(taken)
         time.sleep(0.01)
     return Running(server, demo, thread)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from assistant.api_models import AskReply
 from assistant.app import CONCURRENT_ANSWERS, serve
 from assistant.cli import main
 from assistant.config import Settings
+from assistant.errors import AssistantError
 from assistant.indexing import index_lock, update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
@@ -357,3 +359,14 @@ def test_ask_server_names_a_server_that_is_not_ours(tmp_path: Path) -> None:
         )
         other.shutdown()
     assert result.exit_code == 1 and "refused the question" in result.output
+
+
+@pytest.mark.parametrize("block", [True, False])
+def test_a_taken_port_is_a_message(settings: Settings, block: bool) -> None:
+    assistant = make_assistant(settings)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AssistantError, match="port taken"):
+            serve(assistant, "127.0.0.1", port, block=block)
