@@ -2,7 +2,8 @@
 
 Two guards, both plain Python testable without a browser:
 
-* :class:`HostGuard`, an ASGI middleware in front of Gradio's app, refuses a
+* :class:`HostGuard`, an ASGI middleware in front of the whole server (the
+  Gradio page and the JSON API of :mod:`assistant.api`), refuses a
   request whose ``Host`` (or ``Origin``) names a site not on the allow-list.
   A web page on ``evil.example`` whose name an attacker re-points at this
   machine (DNS rebinding) reaches the server with ``Host: evil.example``; it
@@ -10,13 +11,15 @@ Two guards, both plain Python testable without a browser:
   request and keeps Gradio's upload route for a logged-in administrator.
 * :class:`AdminGate` turns the ``ASSISTANT_ADMIN_PASSWORD`` into short-lived
   random tokens; every corpus-management handler checks its token here, on
-  the server, so hiding buttons is never what keeps a visitor out.
+  the server, so hiding buttons is never what keeps a visitor out. The JSON
+  API's callers send the password itself, checked by :meth:`AdminGate.verify`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -39,6 +42,8 @@ MIN_PASSWORD_CHARS = 8
 UPLOAD_PATH_SUFFIX = "/gradio_api/upload"
 # The page copies its admin token into this cookie, the only thing Gradio's upload requests carry.
 ADMIN_COOKIE = "assistant_admin"
+# Where the JSON API (assistant.api) lives beside the page.
+API_PREFIX = "/api/"
 
 
 def host_name(value: str | None) -> str:
@@ -95,7 +100,7 @@ class HostGuard:
     """ASGI middleware: the Host/Origin allow-list and a bound on request bodies.
 
     Args:
-        app: the wrapped ASGI app (Gradio's FastAPI app).
+        app: the wrapped ASGI app (the API's FastAPI app, with Gradio's mounted on it).
         allowed: host names from :func:`allowed_hosts`.
         max_body: the largest body in bytes of any request but an upload; a
             body must declare its length, so the bound holds before a byte is read.
@@ -136,13 +141,20 @@ class HostGuard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = message.encode("utf-8")
+        # The JSON API's callers read every refusal as JSON, as its own errors are.
+        if scope.get("path", "").startswith(API_PREFIX):
+            body, kind = (
+                json.dumps({"detail": message}, ensure_ascii=False).encode("utf-8"),
+                b"application/json",
+            )
+        else:
+            body, kind = message.encode("utf-8"), b"text/plain; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-type", kind),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }
@@ -220,20 +232,30 @@ class AdminGate:
         password = os.environ.get(ADMIN_PASSWORD_ENV, "")
         return cls(password, **kwargs) if password else None
 
-    def login(self, password: str | None) -> str | None:
-        """A new token when ``password`` is right, else None (after the failure delay)."""
+    def verify(self, password: str | None) -> bool:
+        """Whether ``password`` is the administrator's; a wrong one returns after the failure delay.
+
+        The HTTP API sends the password with each call; unlike :meth:`login`, a check
+        issues no token, so API calls never push the page's sessions out.
+        """
         if hmac.compare_digest((password or "").encode("utf-8"), self._password):
-            token = secrets.token_urlsafe(32)
-            with self._lock:
-                self._expire()
-                while len(self._tokens) >= self.max_tokens:
-                    self._tokens.pop(next(iter(self._tokens)))
-                self._tokens[_digest(token)] = self._clock() + self.ttl
-            return token
+            return True
         logger.warning("failed administrator login")
         with self._failures:  # one wrong guess at a time, each taking failure_delay
             time.sleep(self.failure_delay)
-        return None
+        return False
+
+    def login(self, password: str | None) -> str | None:
+        """A new token when ``password`` is right, else None (after the failure delay)."""
+        if not self.verify(password):
+            return None
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._expire()
+            while len(self._tokens) >= self.max_tokens:
+                self._tokens.pop(next(iter(self._tokens)))
+            self._tokens[_digest(token)] = self._clock() + self.ttl
+        return token
 
     def check(self, token: str | None) -> bool:
         """Whether ``token`` came from a login and has not expired or been logged out."""

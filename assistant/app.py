@@ -4,13 +4,17 @@ The chat tab asks questions, open to anyone. The Corpus tab lists the
 articles; when ``ASSISTANT_ADMIN_PASSWORD`` is set, an administrator who logs
 in there can also add, remove, restore and re-index them (access rules live in
 :mod:`assistant.access`). Every callback is a plain function testable without
-a browser; answer formatting lives in :mod:`assistant.answer`.
+a browser; answer formatting lives in :mod:`assistant.answer`. :func:`serve` runs
+the page mounted on the JSON API of :mod:`assistant.api`, on one port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -121,7 +125,8 @@ def sources(assistant: Assistant) -> list[str]:
 
 
 # Questions answered at once: one per core, so a slow one never holds up the rest. 1, 2 and 4
-# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md).
+# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md). The chat and the
+# JSON API each keep to it.
 CONCURRENT_ANSWERS = 2
 
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
@@ -318,8 +323,28 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
     restore.click(do_restore, inputs=[token, trashed], outputs=status, **private).then(**refreshed, **private)
 
 
-def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (), block: bool = True) -> Any:
-    """Build the app and serve it behind the Host allow-list; block unless ``block`` is False.
+class Running:
+    """A server started with ``block=False``; :meth:`close` stops it and frees the port."""
+
+    def __init__(self, server: Any, demo: Any, thread: threading.Thread) -> None:
+        self.server = server
+        self.demo = demo
+        self.thread = thread
+
+    def close(self) -> None:
+        """Stop Gradio's queue, then the server, and wait for it."""
+        self.demo.close(verbose=False)
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve(
+    assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (), block: bool = True
+) -> Running | None:
+    """Serve the chat page and the JSON API on one port, behind the Host allow-list.
+
+    The API (:mod:`assistant.api`) is a FastAPI app; the Gradio page is mounted on
+    it at ``/``, and :class:`assistant.access.HostGuard` wraps both.
 
     Args:
         assistant: the live assistant.
@@ -327,12 +352,15 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
         port: the port.
         allowed: further host names clients may use (``--allowed-host``), on
             top of loopback and ``ASSISTANT_ALLOWED_HOSTS``.
-        block: False returns the running app at once (tests close it with ``.close()``).
+        block: False starts the server in a thread and returns it (tests close it with ``.close()``).
 
     Raises:
-        AssistantError: ``ASSISTANT_ADMIN_PASSWORD`` is set but too short.
+        AssistantError: ``ASSISTANT_ADMIN_PASSWORD`` is set but too short, or the port is taken.
     """
-    from starlette.middleware import Middleware
+    import gradio as gr
+    import uvicorn
+
+    from assistant.api import build_api
 
     gate = AdminGate.from_env()
     hosts = allowed_hosts(host, allowed, os.environ.get(ALLOWED_HOSTS_ENV))
@@ -345,7 +373,9 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
             ALLOWED_HOSTS_ENV,
         )
     limit = assistant.settings.max_file_bytes
-    guard = Middleware(
+    demo = build_app(assistant, gate)
+    server_app = build_api(assistant, gate, CONCURRENT_ANSWERS)
+    server_app.add_middleware(
         HostGuard,
         allowed=hosts,
         # Room for a paste a few times the article limit, so the paste handler can say what is wrong;
@@ -354,17 +384,37 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
         max_upload=MAX_UPLOADS * limit + 2**20,
         **({"may_upload": gate.check} if gate else {}),
     )
-    demo = build_app(assistant, gate)
-    demo.launch(
+    gr.mount_gradio_app(
+        server_app,
+        demo,
+        path="/",
         server_name=host,
         server_port=port,
         show_error=False,  # an unexpected error's text may name server paths; users' errors are messages
         css=CSS,
         max_file_size=limit,
-        app_kwargs={"middleware": [guard]},
         # Run history would keep every call's inputs, the admin password among them, in the browser.
         run_history=False,
-        prevent_thread_lock=not block,
-        quiet=not block,
     )
-    return demo
+    server = uvicorn.Server(
+        uvicorn.Config(server_app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    )
+    taken = f"cannot serve on {host}:{port}: is the port taken? Choose another with --port"
+    if block:
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind (it logs the OS's reason)
+            raise AssistantError(taken) from exc
+        return None
+
+    def run() -> None:
+        with contextlib.suppress(SystemExit):  # as above: the thread ends, and the loop below says why
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise AssistantError(taken)
+        time.sleep(0.01)
+    return Running(server, demo, thread)

@@ -176,6 +176,11 @@ def index_info(settings: Settings, as_json: bool) -> None:
 @click.option("--source", help="Only articles from this source (front matter `source`).")
 @click.option("--since", help="Only articles dated on or after this (2020, 2020-02, 2020-02-05).")
 @click.option("--until", help="Only articles dated on or before this.")
+@click.option(
+    "--server",
+    metavar="URL",
+    help="Ask a running `assistant serve` (e.g. http://127.0.0.1:7860) instead of loading the model here.",
+)
 @common_options
 def ask(
     settings: Settings,
@@ -187,6 +192,7 @@ def ask(
     source: str | None,
     since: str | None,
     until: str | None,
+    server: str | None,
 ) -> None:
     """Answer one question with quotes from the articles.
 
@@ -195,16 +201,24 @@ def ask(
     assistant ask "火神山医院是哪家企业负责建设的？" --json
     assistant ask "他们在仪式上做了什么？" --after "雷神山医院项目指挥部成立了什么组织？"
     assistant ask "有多少名党员？" --source 人民日报 --since 2020-01 --until 2020-02
+    assistant ask "火神山医院是哪家企业负责建设的？" --server http://127.0.0.1:7860
     """
-    from assistant.retrieval import Filter
-    from assistant.service import Assistant
+    if server:
+        from assistant.client import ask_server
 
-    where = Filter(article=article, source=source, since=since, until=until)
-    answer = Assistant(settings).ask(question, history=list(history), mode=mode, where=where)  # type: ignore[arg-type]
-    if as_json:
-        emit_json(answer.to_json())
+        filters = {"article": article, "source": source, "since": since, "until": until}
+        reply = ask_server(server, question, list(history), mode, filters)
     else:
-        click.echo(answer.answer)
+        from assistant.retrieval import Filter
+        from assistant.service import Assistant
+
+        where = Filter(article=article, source=source, since=since, until=until)
+        answer = Assistant(settings).ask(question, history=list(history), mode=mode, where=where)  # type: ignore[arg-type]
+        reply = answer.to_json()
+    if as_json:
+        emit_json(reply)
+    else:
+        click.echo(reply["answer"])
 
 
 @main.command()

@@ -71,6 +71,15 @@ def test_host_guard_refuses_foreign_hosts_and_origins_before_the_app() -> None:
     assert client.post("/", headers={"origin": "http://127.0.0.1:7860"}).text == "got 0"
 
 
+def test_host_guard_answers_the_json_api_in_json() -> None:
+    refused = _client().get("/api/articles", headers={"host": "evil.example"})
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
+    assert "Host not allowed" in refused.json()["detail"]
+    assert (
+        _client().get("/", headers={"host": "evil.example"}).headers["content-type"].startswith("text/plain")
+    )
+
+
 def test_host_guard_bounds_request_bodies() -> None:
     client = _client(may_upload=lambda token: True)
     assert client.post("/", content=b"x" * 100).text == "got 100"
@@ -112,6 +121,13 @@ def test_admin_gate_hands_out_tokens_for_the_right_password_only() -> None:
     assert not gate.check(second) and gate.check(third)
     now[0] = 61
     assert not gate.check(third), "tokens expire"
+
+
+def test_admin_gate_verifies_a_password_without_issuing_a_token() -> None:
+    gate = AdminGate("correct horse", max_tokens=1, failure_delay=0)
+    token = gate.login("correct horse")
+    assert gate.verify("correct horse") and not gate.verify("wrong horse") and not gate.verify(None)
+    assert gate.check(token), "an API call's check leaves the page's session alone"
 
 
 def test_admin_gate_needs_a_password_of_some_length(monkeypatch: pytest.MonkeyPatch) -> None:
