@@ -19,7 +19,10 @@ FONT = "STSong-Light"  # reportlab's built-in CJK CID font: no font file needed
 
 
 def write_pdf(path: Path, pages: list[list[str]], encrypt: str | None = None, per_line: int = 26) -> Path:
-    """A PDF with a text layer: one header line, the paragraphs wrapped, a "- n -" footer."""
+    """A PDF with a text layer: one header line, the paragraphs wrapped, a "- n -" footer.
+
+    Each list in ``pages`` starts a page; one too long for a page runs on to the next.
+    """
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -28,19 +31,32 @@ def write_pdf(path: Path, pages: list[list[str]], encrypt: str | None = None, pe
     pdfmetrics.registerFont(UnicodeCIDFont(FONT))
     pdf = canvas.Canvas(str(path), pagesize=A4, encrypt=encrypt)
     width, height = A4
-    for number, paragraphs in enumerate(pages, 1):
+    number = 0
+
+    def new_page() -> float:
+        nonlocal number
+        if number:
+            pdf.setFont(FONT, 9)
+            pdf.drawString(width / 2, 40, f"- {number} -")
+            pdf.showPage()
+        number += 1
         pdf.setFont(FONT, 9)
         pdf.drawString(72, height - 40, HEADER)
-        y = height - 90
         pdf.setFont(FONT, 14)
+        return height - 90
+
+    for paragraphs in pages:
+        y = new_page()
         for paragraph in paragraphs:
             for i in range(0, len(paragraph), per_line):
+                if y < 80:
+                    y = new_page()
                 pdf.drawString(72, y, paragraph[i : i + per_line])
                 y -= 22
             y -= 6
-        pdf.setFont(FONT, 9)
-        pdf.drawString(width / 2, 40, f"- {number} -")
-        pdf.showPage()
+    pdf.setFont(FONT, 9)
+    pdf.drawString(width / 2, 40, f"- {number} -")
+    pdf.showPage()
     pdf.save()
     return path
 
@@ -76,5 +92,16 @@ def write_docx(path: Path, title: str | None = None) -> Path:
         for c, value in enumerate(row):
             table.cell(r, c).text = value
     document.add_paragraph("　　全市居民人均可支配收入达到八万四千八百三十四元，比上年增长百分之六点六。")
+    document.save(str(path))
+    return path
+
+
+def write_docx_paragraphs(path: Path, paragraphs: list[str]) -> Path:
+    """A Word file of plain paragraphs."""
+    import docx
+
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
     document.save(str(path))
     return path

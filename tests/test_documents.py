@@ -105,3 +105,23 @@ def test_a_renamed_text_file_is_refused_with_a_message(tmp_path: Path, name: str
     (tmp_path / name).write_text("这不是文档。", encoding="utf-8")
     with pytest.raises(CorpusError, match=f"^{name}: "):
         read_article(tmp_path / name, tmp_path)
+
+
+def test_layout_gaps_between_chinese_characters_are_not_text() -> None:
+    from assistant.corpus.pdf import _lines
+
+    assert _lines("国务院 总理作 政府工作报告 。\n2024 年 GDP 增长\n　　本报讯") == [
+        "国务院总理作政府工作报告。",
+        "2024 年 GDP 增长",
+        "　　本报讯",
+    ]
+
+
+def test_a_wrap_is_a_space_only_between_latin_characters() -> None:
+    from assistant.corpus.pdf import _join
+
+    lines = ["　　Growth in the first half of the", "year was strong——北京、上海等地", "—增速领先。"]
+    assert _join([lines]) == (
+        "Growth in the first half of the year was strong——北京、上海等地—增速领先。",
+        (0,),
+    )

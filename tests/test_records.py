@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from assistant.answer import Answerer
 from assistant.config import Settings
-from assistant.corpus.records import parse_fields, read_records
+from assistant.corpus.records import iso_date, parse_fields, read_records
 from assistant.errors import CorpusError
 from assistant.indexing import update_index
 from assistant.retrieval import Retriever
@@ -84,7 +85,7 @@ def test_gbk_csv_is_read_with_its_encoding_and_mapped_columns(
     assert "北斗".encode("gbk") in path.read_bytes()
     report = update_index(settings, fake_embedder)
     assert report.added == [] and report.skipped[0].startswith("导出.csv: no body field in record 1")
-    mapped = Settings(**{**settings.__dict__, "record_fields": "body=正文内容"})
+    mapped = replace(settings, record_fields="body=正文内容")
     report = update_index(mapped, fake_embedder)
     assert report.added == ["导出.csv#1", "导出.csv#2", "导出.csv#3"] and not report.skipped
     index = load_index(settings.index_dir)
@@ -132,3 +133,9 @@ def test_a_bad_field_mapping_says_how_to_write_one() -> None:
     with pytest.raises(CorpusError, match="write field=column"):
         parse_fields("正文")
     assert parse_fields("body=正文内容")["body"][0] == "正文内容"
+
+
+def test_dates_are_normalised_or_dropped() -> None:
+    assert iso_date("2018/10/24 09:00") == "2018-10-24"
+    assert iso_date("2020年6月3日") == "2020-06-03"
+    assert iso_date("2020-13-45") is None and iso_date("昨天") is None

@@ -33,6 +33,7 @@ _PAGE_NUMBER = re.compile(
     r"[-–—·\s]*(?:第\s*)?\d{1,4}\s*(?:页|/\s*\d{1,4}|of\s*\d{1,4})?(?:\s*共\s*\d{1,4}\s*页)?[-–—·\s]*",
     re.I,
 )
+_WIDE_GAP = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) +(?=[\u3001-\u9fff\uff00-\uffef])")
 _NO_TITLE = re.compile(r"(?i)^(untitled|无标题|microsoft word\b)|\.(docx?|pdf|txt|wps)$")
 
 
@@ -83,8 +84,12 @@ def _metadata_title(reader: object) -> str | None:
 
 
 def _lines(page: str) -> list[str]:
-    """The page's lines, their indent kept (it starts a paragraph)."""
-    return [line.rstrip(_BLANK) for line in page.splitlines()]
+    """The page's lines, their indent kept (it starts a paragraph).
+
+    A space between two Chinese characters or full-width marks is a gap in the layout
+    (kerning, justification), never in the text: Chinese puts no spaces there.
+    """
+    return [_WIDE_GAP.sub("", line.rstrip(_BLANK)) for line in page.splitlines()]
 
 
 def _key(line: str) -> str:
@@ -117,8 +122,12 @@ def _width(line: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line.strip(_BLANK))
 
 
-def _wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in "WF"
+def _spaced(left: str, right: str) -> bool:
+    """Whether a wrap between these two characters was a space: only between narrow (Latin) ones.
+
+    East Asian "ambiguous" characters (—, …, “) count as Chinese text: a dash run wraps with no space.
+    """
+    return all(unicodedata.east_asian_width(ch) in ("Na", "N") for ch in (left, right))
 
 
 def _join(pages: list[list[str]]) -> tuple[str, tuple[int, ...]]:
@@ -142,7 +151,7 @@ def _join(pages: list[list[str]]) -> tuple[str, tuple[int, ...]]:
             elif broken or prev_short or raw[0] in _BLANK:
                 sep = "\n"
             else:
-                sep = "" if _wide(prev[-1]) or _wide(line[0]) else " "
+                sep = " " if _spaced(prev[-1], line[0]) else ""
             if first:
                 offsets.append(length + len(sep))
                 first = False

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import hashlib
 import json
 import re
@@ -109,11 +110,10 @@ def read_records(
             continue
         seen.add(key)
         digest = hashlib.sha256(json.dumps(values, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-        date = _DATE.search(values["date"])
         extracted = Extracted(
             text=normalize_newlines(values["body"]).strip(),
             title=" ".join(values["title"].split()) or None,
-            date=f"{date[1]}-{int(date[2]):02d}-{int(date[3]):02d}" if date else None,
+            date=iso_date(values["date"]),
             source=values["source"].strip() or None,
             url=values["url"].strip() or None,
         )
@@ -121,6 +121,17 @@ def read_records(
             yield from_extracted(extracted, article_id, path, digest, path.suffix[1:].lower(), max_bytes, key)
         except CorpusError as exc:
             skipped.append(str(exc))
+
+
+def iso_date(value: str) -> str | None:
+    """``YYYY-MM-DD`` from the first date in ``value`` ("2018/10/24 09:00", "2020年6月23日"), if it is one."""
+    found = _DATE.search(value)
+    if not found:
+        return None
+    try:
+        return datetime.date(int(found[1]), int(found[2]), int(found[3])).isoformat()
+    except ValueError:  # 2020-13-45
+        return None
 
 
 def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
