@@ -139,3 +139,11 @@ def test_dates_are_normalised_or_dropped() -> None:
     assert iso_date("2018/10/24 09:00") == "2018-10-24"
     assert iso_date("2020年6月3日") == "2020-06-03"
     assert iso_date("2020-13-45") is None and iso_date("昨天") is None
+
+
+def test_a_gbk_csv_charset_normalizer_cannot_place_is_read(tmp_path: Path) -> None:
+    from tests.test_corpus import UNGUESSED_GBK
+
+    (tmp_path / "r.csv").write_bytes(f'id,body\n1,"{UNGUESSED_GBK}"\n'.encode("gbk"))
+    [article] = read_records(tmp_path / "r.csv", tmp_path, "", [], 2**20)
+    assert article.text == UNGUESSED_GBK

@@ -1,8 +1,11 @@
 """Sources → Article records: each file format's reader, and the corpus folder on disk.
 
 Modules: :mod:`~assistant.corpus.text` (.txt/.md: encodings, line endings, front matter),
+:mod:`~assistant.corpus.pdf`, :mod:`~assistant.corpus.docx` (one article a file),
+:mod:`~assistant.corpus.records` (JSONL/CSV exports, one article a record, streamed),
 :mod:`~assistant.corpus.readers` (the suffix → reader table and ``read_article``),
 :mod:`~assistant.corpus.folder` (which files are articles; add, remove, restore),
+:mod:`~assistant.corpus.bulk` (``assistant import``: copying files in),
 :mod:`~assistant.corpus.extracted` (what a reader of any other format returns).
 """
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted
-from assistant.corpus.text import normalize_newlines
+from assistant.corpus.text import guess_encoding, normalize_newlines
 from assistant.errors import CorpusError
 
 RECORD_SUFFIXES = (".jsonl", ".csv")
@@ -51,7 +51,6 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 # Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
 _SAMPLE_BYTES = 1 << 16
-_CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16"]
 
 
 def parse_fields(spec: str) -> dict[str, tuple[str, ...]]:
@@ -197,9 +196,7 @@ def _csv_encoding(path: Path, file_id: str) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(cut, cp_isolation=_CHINESE_ENCODINGS).best()
-    if best is None:
+    encoding = guess_encoding(cut)
+    if encoding is None:
         raise CorpusError(f"{file_id}: not readable as UTF-8, GB18030/GBK or Big5 text")
-    return best.encoding
+    return encoding
