@@ -313,6 +313,7 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
         "date": article.date,
         "source": article.source,
         "url": article.url,
+        "author": article.author,
         "path": str(article.path),
         "encoding": article.encoding,
         "content_hash": article.content_hash,

@@ -29,6 +29,8 @@ from assistant.service import Assistant
 
 # One request saves at most this many files: each is read, decoded and written under the request.
 MAX_UPLOADS = 20
+# An export with thousands of malformed lines would bury the page: the reasons shown are capped.
+MAX_REASONS = 50
 ADMIN_REQUIRED = "需要管理员权限：请先在「语料库」页输入管理员密码登录。"
 
 
@@ -88,7 +90,11 @@ def run_update(assistant: Assistant, progress: Any = None) -> str:
         f"现有 {r.articles} 篇文章、{r.passages} 个段落（新向量化 {r.embedded} 段文本，"
         f"复用 {r.reused} 段），用时 {r.seconds:.1f} 秒。"
     ]
-    lines += [f"- 跳过：{md_escape(public_message(reason, assistant.settings))}" for reason in skipped]
+    lines += [
+        f"- 跳过：{md_escape(public_message(reason, assistant.settings))}" for reason in skipped[:MAX_REASONS]
+    ]
+    if len(skipped) > MAX_REASONS:
+        lines.append(f"- ……另有 {len(skipped) - MAX_REASONS} 条跳过（`assistant index update` 列出全部）")
     return "\n".join(lines)
 
 

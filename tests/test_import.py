@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.corpus import remove_article
 from assistant.corpus.bulk import import_files
 from assistant.errors import CorpusError
-from assistant.manage import CorpusManager
+from assistant.manage import MAX_REASONS, CorpusManager
 from tests.conftest import FakeEmbedder, write_article
 from tests.documents import PAGE_1, PAGE_2, write_docx, write_pdf
 from tests.test_manage import PASSWORD, make_manager, uploaded, uploads  # noqa: F401  (uploads: a fixture)
@@ -99,3 +99,16 @@ def test_the_corpus_tab_takes_pdf_docx_and_exports(settings: Settings, uploads: 
     assert "e.csv" in manager.deletable() and "e.csv#1" not in manager.deletable()
     with pytest.raises(CorpusError, match="a record of the export e.csv"):
         remove_article(settings.corpus_dir, "e.csv#1")
+
+
+def test_the_update_message_caps_the_reasons_it_lists(settings: Settings, uploads: Path) -> None:  # noqa: F811
+    manager = make_manager(settings)
+    lines = [
+        json.dumps({"id": str(n), "body": f"第{n}颗北斗卫星{'发射' * n}成功。"}, ensure_ascii=False)
+        for n in range(3)
+    ]
+    lines += ["{broken"] * (MAX_REASONS + 5)
+    (settings.corpus_dir / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    message = manager.update(manager.gate.login(PASSWORD))
+    assert "新增 3 篇" in message and f"跳过 {MAX_REASONS + 5} 篇" in message
+    assert message.count("- 跳过：") == MAX_REASONS and "另有 5 条跳过" in message
