@@ -8,8 +8,8 @@ letter-spaced text ("2 0 2 4"); pdfminer.six puts a space between every characte
 letter-spaced line. pypdf's one weakness there, a line per glyph when glyphs are placed
 one by one, is undone below.
 
-What the text is: each page's lines, with repeated headers and footers and page numbers
-dropped, and lines that a paragraph wraps joined back together (with no space between
+What the text is: each page's lines, with running headers and footers (repeated on most
+pages, or set in small type in the top or bottom margin) and page numbers dropped, and lines that a paragraph wraps joined back together (with no space between
 Chinese characters, one space between two Latin words). A paragraph is one line of the
 text. ``pages[n]`` is the offset in the text where page ``n + 1`` begins.
 """
@@ -17,14 +17,20 @@ text. ``pages[n]`` is the offset in the text where page ``n + 1`` begins.
 from __future__ import annotations
 
 import io
+import math
 import re
 import unicodedata
 from collections import Counter
+from typing import Any
 
 from assistant.corpus.extracted import Extracted, Unreadable
 
 # Headers, footers and page numbers are looked for among this many lines at each end of a page.
 _EDGE_LINES = 2
+# Page margins (top and bottom) as a share of the page's height, and "small type" as a share
+# of the size most of the page's characters are set in: what a running header looks like.
+_MARGIN = 0.1
+_SMALL_TYPE = 0.8
 # A line shorter than this share of the page's longest line ends its paragraph (a headline,
 # or a paragraph's last line).
 _SHORT_LINE = 0.8
@@ -52,11 +58,11 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
             raise Unreadable(
                 "encrypted PDF: it needs a password; save a copy without protection and import that"
             )
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_page_text(page) for page in reader.pages]
         title = _metadata_title(reader)
     except PyPdfError as exc:
         raise Unreadable(f"damaged PDF, cannot be read ({exc})") from exc
-    lines = _drop_page_furniture([_lines(page) for page in pages])
+    lines = _drop_page_furniture([_lines(text) for text, _ in pages], [small for _, small in pages])
     text, offsets = _join(lines)
     if not any(ch.isalnum() for ch in text):
         raise Unreadable(
@@ -64,6 +70,31 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
             "import the article's text or a PDF with a text layer"
         )
     return Extracted(text=text, title=title, pages=offsets)
+
+
+def _page_text(page: Any) -> tuple[str, str]:
+    """A page's text, and the characters (blanks left out) it prints in its top and bottom
+    margins in a smaller type than its body's: a running header or footer, even on a one-page PDF."""
+    runs: list[tuple[str, float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        # Text space to page space: the vertical scale and the baseline's height on the page.
+        scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
+        runs.append(("".join(text.split()), size * scale, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    sizes: Counter[float] = Counter()
+    for run, size, _ in runs:
+        sizes[round(size, 1)] += len(run)
+    if not sizes:
+        return text, ""
+    body = sizes.most_common(1)[0][0]
+    bottom, top = float(page.mediabox.bottom), float(page.mediabox.top)
+    margin = _MARGIN * (top - bottom)
+    small = "".join(
+        run for run, size, y in runs if size < _SMALL_TYPE * body and not bottom + margin < y < top - margin
+    )
+    return text, small
 
 
 def _opens_without_password(reader: object) -> bool:
@@ -97,22 +128,28 @@ def _key(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip(_BLANK))
 
 
-def _drop_page_furniture(pages: list[list[str]]) -> list[list[str]]:
-    """Drop page-number lines and lines repeated at the top or bottom of most pages."""
+def _drop_page_furniture(pages: list[list[str]], small: list[str]) -> list[list[str]]:
+    """Drop page-number lines, and at the top or bottom of a page the lines repeated on most
+    pages or set in small type in the margin (``small[n]``: that text of page ``n``)."""
     edges = Counter()
     for lines in pages:
         filled = [line for line in lines if line.strip(_BLANK)]
         edges.update({_key(line) for line in filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]})
     repeated = {key for key, n in edges.items() if len(pages) >= 2 and n >= max(2, (len(pages) + 1) // 2)}
     out = []
-    for lines in pages:
+    for lines, marginal in zip(pages, small, strict=True):
         filled = [i for i, line in enumerate(lines) if line.strip(_BLANK)]
         edge = set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:])
         out.append(
             [
                 line
                 for i, line in enumerate(lines)
-                if i not in edge or not (_key(line) in repeated or _PAGE_NUMBER.fullmatch(line.strip(_BLANK)))
+                if i not in edge
+                or not (
+                    _key(line) in repeated
+                    or _PAGE_NUMBER.fullmatch(line.strip(_BLANK))
+                    or "".join(line.split()) in marginal
+                )
             ]
         )
     return out
