@@ -52,17 +52,19 @@ def test_pdf_answer_on_page_two_is_quoted_with_its_page(
     assert "第 2 页 · 第 3 段" in answer.answer
 
 
-def test_encrypted_and_scanned_pdfs_are_skipped_with_their_reason(
+def test_encrypted_scanned_and_truncated_pdfs_are_skipped_with_their_reason(
     settings: Settings, fake_embedder: FakeEmbedder
 ) -> None:
     write_pdf(settings.corpus_dir / "locked.pdf", [PAGE_1], encrypt="secret")
     write_scanned_pdf(settings.corpus_dir / "scan.pdf")
-    write_pdf(settings.corpus_dir / "ok.pdf", [PAGE_2])
+    whole = write_pdf(settings.corpus_dir / "ok.pdf", [PAGE_2]).read_bytes()
+    (settings.corpus_dir / "cut.pdf").write_bytes(whole[: len(whole) // 2])
     report = update_index(settings, fake_embedder)
     assert report.added == ["ok.pdf"]
     reasons = dict(r.split(": ", 1) for r in report.skipped)
     assert reasons["locked.pdf"].startswith("encrypted PDF")
     assert "scanned PDF with no text layer" in reasons["scan.pdf"]
+    assert reasons["cut.pdf"].startswith("damaged PDF, cannot be read")
 
 
 def test_a_pdf_protected_only_against_editing_is_read(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ text. ``pages[n]`` is the offset in the text where page ``n + 1`` begins.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import re
 import unicodedata
@@ -51,6 +52,10 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
     """
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+
+    # pypdf logs every damage it works around ("EOF marker not found"...): a bulk import's
+    # terminal would drown in them. Damage it cannot work around is this file's skip reason.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
     try:
         reader = PdfReader(io.BytesIO(data))
