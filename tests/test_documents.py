@@ -27,13 +27,13 @@ def test_pdf_text_joins_wrapped_lines_and_drops_headers_footers_and_page_numbers
     assert article.text == "\n".join(paragraphs)  # verbatim, no space where a line wrapped
     assert HEADER not in article.text and "- 2 -" not in article.text
     assert article.pages == (0, article.text.index("报告指出"))
-    assert article.format == "pdf" and article.title == "要闻.pdf"  # reportlab's title is "untitled"
+    assert article.format == "pdf" and article.title == "要闻"  # reportlab's title is "untitled"
 
 
 def test_a_one_page_pdfs_header_in_small_type_is_dropped(tmp_path: Path) -> None:
     article = read_article(write_pdf(tmp_path / "一页.pdf", [PAGE_1]), tmp_path)
     assert article.text == "\n".join(p.strip("\u3000") for p in PAGE_1)  # nothing repeats, yet no header
-    assert article.title == "一页.pdf"
+    assert article.title == "一页"
 
 
 def test_pdf_answer_on_page_two_is_quoted_with_its_page(

@@ -62,7 +62,8 @@ def from_extracted(
 ) -> Article:
     """An Article from what an importer extracted.
 
-    The title is the file's own, else the first short line, else the file (or record) name.
+    The title is the file's own, else the first short line, else the file name without its suffix
+    (for a record, its id).
 
     Raises:
         CorpusError: the extracted text has no words, or is over ``max_chars_bytes`` in UTF-8.
@@ -82,7 +83,7 @@ def from_extracted(
         id=article_id,
         path=path,
         text=text,
-        title=extracted.title or title_from_body(text) or Path(article_id).name,
+        title=extracted.title or title_from_body(text) or (article_id if record else Path(article_id).stem),
         encoding=fmt,
         content_hash=digest,
         date=extracted.date,
