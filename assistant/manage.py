@@ -15,12 +15,22 @@ from typing import Any
 from assistant.access import AdminGate
 from assistant.answer import md_escape
 from assistant.config import Settings
-from assistant.corpus import add_file, add_text, article_paths, remove_article, restore_article
+from assistant.corpus import (
+    ARTICLE_SUFFIXES,
+    add_file,
+    add_text,
+    article_paths,
+    remove_article,
+    restore_article,
+)
+from assistant.corpus.readers import file_limit
 from assistant.errors import AssistantError, CorpusError
 from assistant.service import Assistant
 
 # One request saves at most this many files: each is read, decoded and written under the request.
 MAX_UPLOADS = 20
+# An export with thousands of malformed lines would bury the page: the reasons shown are capped.
+MAX_REASONS = 50
 ADMIN_REQUIRED = "需要管理员权限：请先在「语料库」页输入管理员密码登录。"
 
 
@@ -80,7 +90,11 @@ def run_update(assistant: Assistant, progress: Any = None) -> str:
         f"现有 {r.articles} 篇文章、{r.passages} 个段落（新向量化 {r.embedded} 段文本，"
         f"复用 {r.reused} 段），用时 {r.seconds:.1f} 秒。"
     ]
-    lines += [f"- 跳过：{md_escape(public_message(reason, assistant.settings))}" for reason in skipped]
+    lines += [
+        f"- 跳过：{md_escape(public_message(reason, assistant.settings))}" for reason in skipped[:MAX_REASONS]
+    ]
+    if len(skipped) > MAX_REASONS:
+        lines.append(f"- ……另有 {len(skipped) - MAX_REASONS} 条跳过（`assistant index update` 列出全部）")
     return "\n".join(lines)
 
 
@@ -124,7 +138,7 @@ class CorpusManager:
             if not self.gate.check(token):
                 return ADMIN_REQUIRED
             if not paths:
-                return "请先选择要上传的 .txt 或 .md 文件。"
+                return f"请先选择要上传的文件（{' / '.join(ARTICLE_SUFFIXES)}）。"
             if len(paths) > MAX_UPLOADS:
                 return f"一次最多保存 {MAX_UPLOADS} 个文件，这次有 {len(paths)} 个：请分批上传。"
             lines = [md_escape(public_message(self._save(path), self.assistant.settings)) for path in paths]
@@ -134,12 +148,19 @@ class CorpusManager:
                 discard_upload(path)
 
     def _save(self, path: Path) -> str:
-        limit = self.assistant.settings.max_file_bytes
+        settings = self.assistant.settings
+        limit = file_limit(path.suffix, settings.max_file_bytes)
         try:
             size = path.stat().st_size
             if size > limit:  # before reading it: the limit bounds memory too
                 return f"未加入：{path.name}: {size / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit"
-            saved = add_file(self.corpus, path.name, path.read_bytes(), max_bytes=limit)
+            saved = add_file(
+                self.corpus,
+                path.name,
+                path.read_bytes(),
+                max_bytes=settings.max_file_bytes,
+                fields=settings.record_fields,
+            )
         except AssistantError as exc:
             return f"未加入：{exc}"
         except OSError as exc:
@@ -174,7 +195,11 @@ class CorpusManager:
 
     def deletable(self) -> list[str]:
         """Every article file in the corpus, indexed or not: one the indexer skips must be removable too."""
-        indexed = set(self.assistant.index.articles)
+        # A record of an export is deleted with its file.
+        indexed = {
+            a[: -len(meta["record"]) - 1] if meta.get("record") else a
+            for a, meta in self.assistant.index.articles.items()
+        }
         try:
             on_disk = {p.relative_to(self.corpus).as_posix() for p in article_paths(self.corpus)}
         except CorpusError:  # no corpus folder: nothing on disk to offer

@@ -75,7 +75,7 @@ def test_article_paths_skip_hidden_and_other_files(tmp_path: Path) -> None:
     write_article(tmp_path, "good.txt", SIMPLIFIED)
     (tmp_path / "sub").mkdir()
     write_article(tmp_path, "sub/note.md", SIMPLIFIED)
-    (tmp_path / "notes.csv").write_text("a,b", encoding="utf-8")
+    (tmp_path / "notes.xml").write_text("<a/>", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text(SIMPLIFIED, encoding="utf-8")
     assert [p.relative_to(tmp_path).as_posix() for p in article_paths(tmp_path)] == [
         "good.txt",
@@ -154,3 +154,21 @@ def write_article_bytes(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+# Real People's Daily text (January 1998) for which charset-normalizer finds no encoding in GBK.
+UNGUESSED_GBK = (
+    "１∶３失利。两人各自的冠军称号都是在１９９６年获得的。这也是刘国梁在擂台赛中连续第二场失利，"
+    "上一场他以２∶３输给上海小将郭瑾浩。\n刘国梁赛后表示，近两个月他南征北战，连续参加比赛，身体有些疲劳，"
+    "加上没有系统训练，技术上没有新的东西，因此他对输球有心理准备。刘国梁准备在下一阶段的冬训中，"
+    "与教练好好配合，把特长技术练得更精，同时尽力弥补薄弱环节。\n３日的女单比赛也是全国冠军击败“世界冠军”，"
+    "近期状态不错的削"
+)
+
+
+def test_gbk_text_charset_normalizer_cannot_place_is_read_as_gb18030() -> None:
+    from charset_normalizer import from_bytes
+
+    data = UNGUESSED_GBK.encode("gbk")
+    assert from_bytes(data, cp_isolation=["gb18030", "big5"]).best() is None  # the case this guards
+    assert decode_bytes(data) == (UNGUESSED_GBK, "gb18030")

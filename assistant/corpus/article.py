@@ -1,0 +1,96 @@
+"""The Article record every reader produces, and the title rule shared by all formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.corpus.extracted import Extracted
+from assistant.errors import CorpusError
+
+MAX_TITLE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as read from disk. ``warnings`` says what reading it had to repair.
+
+    ``text`` is what quotes are cut from: ``text[start:end]`` is every quote. ``pages``
+    holds the offset where each page starts, for paged formats (PDF); else it is empty.
+    ``format`` is ``text`` for .txt/.md files, else the reader's (``pdf``, ``docx``,
+    ``jsonl``...); ``record`` is the record's key in its export file (JSONL, CSV).
+    """
+
+    id: str
+    path: Path
+    text: str
+    title: str
+    encoding: str
+    content_hash: str
+    body_start: int = 0
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    author: str | None = None
+    pages: tuple[int, ...] = ()
+    format: str = "text"
+    record: str | None = None
+
+
+def title_from_body(body: str) -> str | None:
+    """The first line with a word in it, when it is short and does not end a sentence."""
+    for line in body.splitlines():
+        line = line.strip(" \t\u3000#")
+        if not any(ch.isalnum() for ch in line):  # blank, or a rule such as an unclosed ``---``
+            continue
+        if len(line) <= MAX_TITLE_CHARS and line[-1] not in "。！？；…!?;，,":
+            return line
+        return None
+    return None
+
+
+def from_extracted(
+    extracted: Extracted,
+    article_id: str,
+    path: Path,
+    digest: str,
+    fmt: str,
+    max_chars_bytes: int,
+    record: str | None = None,
+) -> Article:
+    """An Article from what an importer extracted.
+
+    The title is the file's own, else the first short line, else the file name without its suffix
+    (for a record, its id).
+
+    Raises:
+        CorpusError: the extracted text has no words, or is over ``max_chars_bytes`` in UTF-8.
+    """
+    # Readers hand back "\n" line ends; a stray "\r" becomes "\n" one for one, so offsets
+    # (pages) stay true and nothing after this ever sees a "\r".
+    text = extracted.text.replace("\r", "\n")
+    if not any(ch.isalnum() for ch in text):
+        raise CorpusError(f"{article_id}: no text to index")
+    size = len(text.encode("utf-8"))
+    if size > max_chars_bytes:
+        raise CorpusError(
+            f"{article_id}: its text is {size / 2**20:.1f} MB, over the {max_chars_bytes / 2**20:.0f} MB "
+            "limit for one article; split it into several files"
+        )
+    return Article(
+        id=article_id,
+        path=path,
+        text=text,
+        title=extracted.title or title_from_body(text) or (article_id if record else Path(article_id).stem),
+        encoding=fmt,
+        content_hash=digest,
+        date=extracted.date,
+        source=extracted.source,
+        url=extracted.url,
+        author=extracted.author,
+        pages=extracted.pages,
+        format=fmt,
+        record=record,
+    )

@@ -1,0 +1,237 @@
+"""The corpus folder on disk: which files are articles, and adding, removing and restoring them."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant.corpus.readers import ARTICLE_SUFFIXES, article_from_bytes, file_limit
+from assistant.corpus.records import RECORD_SUFFIXES, read_records
+from assistant.corpus.text import MAX_ARTICLE_BYTES
+from assistant.errors import CorpusError
+
+# Deleted articles go here; hidden, so the indexer skips them.
+TRASH = ".trash"
+
+
+def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequence[Path] = ()) -> list[Path]:
+    """The article files under ``root``, sorted; hidden files and folders skipped silently.
+
+    Symbolic links (to files or folders) are never followed: one could quote any file
+    on the server. Folders in ``exclude`` (the index, when it sits inside the corpus) are
+    not read either. Both are listed in ``skipped`` with the reason, by their path in the
+    corpus.
+    """
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder {root} does not exist")
+    notes = skipped if skipped is not None else []
+    excluded = {p.resolve() for p in exclude}
+    found = []
+    for folder, dirs, files in os.walk(root):  # followlinks=False: links are only listed
+        here = Path(folder)
+        for name in sorted(dirs):
+            path = here / name
+            if name.startswith("."):
+                dirs.remove(name)
+            elif path.is_symlink():
+                dirs.remove(name)
+                notes.append(
+                    f"{path.relative_to(root).as_posix()}/: a symbolic link to a folder; not followed"
+                )
+            elif path.resolve() in excluded:
+                dirs.remove(name)
+                notes.append(f"{path.relative_to(root).as_posix()}/: the index folder; not indexed")
+        for name in files:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES:
+                continue
+            if path.is_symlink():
+                notes.append(f"{path.relative_to(root).as_posix()}: a symbolic link; not followed")
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def _safe_name(name: str) -> str:
+    """A file name without folders or characters that trouble file systems, of a format we read (else .txt)."""
+    stem = Path(name.replace("\\", "/")).name
+    stem = re.sub(r'[\x00-\x1f<>:"/|?*]', "_", stem).strip(" .") or "article"
+    return stem if Path(stem).suffix.lower() in ARTICLE_SUFFIXES else f"{stem}.txt"
+
+
+def free_path(root: Path, name: str) -> Path:
+    path = root / name
+    n = 2
+    while path.exists():
+        path = root / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    return path
+
+
+def add_file(
+    root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BYTES, fields: str = ""
+) -> Path:
+    """Save an uploaded article (or export of articles) into the corpus, never overwriting one.
+
+    The bytes are kept as they are (a GBK file stays GBK); they must read as an
+    article first, or, for an export, hold at least one readable record.
+
+    Raises:
+        CorpusError: the upload is not a readable article, or too large.
+    """
+    name = _safe_name(name)
+    limit = file_limit(Path(name).suffix, max_bytes)
+    if len(data) > limit:
+        raise CorpusError(f"{name}: {len(data) / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit")
+    if Path(name).suffix.lower() in RECORD_SUFFIXES:
+        _check_export(name, data, max_bytes, fields)
+    else:
+        article_from_bytes(data, name, Path(name), max_bytes)
+    with writing(name):
+        root.mkdir(parents=True, exist_ok=True)
+        path = free_path(root, name)
+        _write_new(path, data)
+    return path
+
+
+def _check_export(name: str, data: bytes, max_bytes: int, fields: str) -> None:
+    """Refuse an export none of whose records can be read."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        skipped: list[str] = []
+        if next(read_records(path, Path(folder), fields, skipped, max_bytes), None) is None:
+            raise CorpusError(
+                f"{name}: no record in it can be read" + (f" ({skipped[0]})" if skipped else "")
+            )
+
+
+def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
+    """Save a pasted article with its title as front matter.
+
+    Raises:
+        CorpusError: the title or the body is empty, or the text is over ``max_bytes``
+            (checked before writing: the indexer would skip it, leaving a file nobody sees).
+    """
+    title = " ".join(title.split())
+    if not title or not body.strip():
+        raise CorpusError("a pasted article needs a title and a body")
+    text = f"---\ntitle: {title}\n---\n{body.strip()}\n"
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise CorpusError(
+            f"the pasted text is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit "
+            "for one article; split it into several articles"
+        )
+    name = _safe_name(title[:40] + ".txt")
+    with writing(name):
+        root.mkdir(parents=True, exist_ok=True)
+        path = free_path(root, name)
+        _write_new(path, text.encode("utf-8"))
+    return path
+
+
+def remove_article(root: Path, article_id: str) -> Path:
+    """Move an article into ``corpus/.trash/`` (skipped by the indexer, easy to restore).
+
+    Raises:
+        CorpusError: no such article in the corpus.
+    """
+    path = (root / article_id).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        export = export_of(root, article_id)
+        if export:
+            raise CorpusError(
+                f"{article_id}: a record of the export {export}; delete it from that file, "
+                f"or delete the whole file {export}"
+            )
+        raise CorpusError(f"{article_id}: no such article in {root}")
+    with writing(article_id):
+        # Keep the article's folder inside the trash, so a restore puts it back where it was.
+        folder = root / TRASH / path.relative_to(root.resolve()).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        target = free_path(folder, path.name)
+        path.rename(target)
+    return target
+
+
+def export_of(root: Path, article_id: str) -> str | None:
+    """The export file (JSONL, CSV) in ``root`` that a record's article id ``file#key`` names, if any."""
+    for cut in (i for i, ch in enumerate(article_id) if ch == "#"):
+        name = article_id[:cut]
+        if Path(name).suffix.lower() in RECORD_SUFFIXES and (root / name).is_file():
+            return name
+    return None
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a new file; a write that fails part-way (disk full) leaves no partial article."""
+    try:
+        path.write_bytes(data)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def writing(name: str) -> Iterator[None]:
+    """Turn a failed write into the corpus (disk full, read-only) into a CorpusError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            why = "the disk is full"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = "the corpus folder is read-only"
+        else:
+            why = exc.strerror or str(exc)
+        raise CorpusError(f"{name}: cannot be saved, {why}") from exc
+
+
+def trashed_articles(root: Path) -> list[str]:
+    """The articles in ``corpus/.trash/``, as paths relative to it, sorted."""
+    trash = root / TRASH
+    if not trash.is_dir():
+        return []
+    return sorted(
+        p.relative_to(trash).as_posix()
+        for p in trash.rglob("*")
+        if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file() and not p.is_symlink()
+    )
+
+
+def restore_article(root: Path, trashed: str) -> Path:
+    """Move an article from ``corpus/.trash/`` back to its folder in the corpus.
+
+    Never overwrites: when the name is taken meanwhile, the article comes back
+    as ``name-2.txt`` (and so on).
+
+    Args:
+        root: the corpus folder.
+        trashed: the article's path relative to the trash, as :func:`trashed_articles` gives it.
+
+    Raises:
+        CorpusError: no such article in the trash.
+    """
+    trash = (root / TRASH).resolve()
+    source = (trash / trashed).resolve()
+    if trash not in source.parents or not source.is_file() or source.suffix.lower() not in ARTICLE_SUFFIXES:
+        raise CorpusError(f"{trashed}: no such article in the trash")
+    folder = root / source.relative_to(trash).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        name = source.name if n == 1 else f"{source.stem}-{n}{source.suffix}"
+        try:
+            # A hard link fails when the name exists, where a rename would replace it.
+            os.link(source, folder / name)
+        except FileExistsError:
+            n += 1
+            continue
+        source.unlink()
+        return folder / name

@@ -1,0 +1,214 @@
+""".txt and .md articles: encoding detection, line endings, front matter and title.
+
+An article is one ``.txt`` or ``.md`` file. Its ``text`` is the whole file as
+decoded here, front matter included, and every offset the assistant reports
+indexes into that string, so ``text[start:end]`` is always the quote.
+
+The one rule for what "the text" is: the file's bytes decoded, with line endings
+normalised to ``\n`` (``\r\n`` and a lone ``\r`` each become one ``\n``), NUL
+characters and terminal (ANSI) escape sequences removed. So a file saved on
+Windows (CRLF) or an old Mac (CR) quotes the same as its Unix twin, and nothing
+after this module ever sees a ``\r``. The content hash stays that of the raw bytes.
+Cleaning other than line endings is reported as a warning on the article.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import NamedTuple
+
+from assistant.corpus.article import Article, title_from_body
+from assistant.errors import CorpusError
+
+TEXT_SUFFIXES = (".txt", ".md")
+# A news article is far below 2 MB (~700k Chinese characters); a larger file
+# is a dump or a book and is refused with this limit named.
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+# CSI sequences (colours, cursor moves) and the two-character escapes: what a terminal
+# capture leaves in a text.
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+# A few NULs (up to 4, or this share of the bytes) are damage in a text file; more mean
+# UTF-16 without a byte-order mark (or binary), which UTF-8 must not be tried on.
+_MAX_NUL_SHARE = 0.01
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or Office document)",
+    b"\x7fELF": "an executable",
+}
+# Encodings a Chinese news file comes in besides UTF-8; charset-normalizer picks.
+_CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be"]
+
+
+class Decoded(NamedTuple):
+    """An article's text as decoded and cleaned, its encoding, and what was repaired."""
+
+    text: str
+    encoding: str
+    warnings: tuple[str, ...]
+
+
+def decode_bytes(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
+    """The text and encoding of an article's bytes; see :func:`decode_article`."""
+    text, encoding, _ = decode_article(data, name)
+    return text, encoding
+
+
+def decode_article(data: bytes, name: str = "<bytes>") -> Decoded:
+    """Decode an article's bytes, detecting UTF-8/16, GB18030/GBK and Big5, and clean the text.
+
+    A file whose lines are partly UTF-8 and partly another encoding (two files pasted
+    together) is decoded line by line; NULs and terminal escapes are removed. Both are
+    reported in ``warnings``. Line endings become ``\n``.
+
+    Raises:
+        CorpusError: the bytes are empty, binary, or in no encoding we can read.
+    """
+    if not data.strip():
+        raise CorpusError(f"{name}: the file is empty")
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            raise CorpusError(f"{name}: this is {kind}, not a text article")
+    warnings: list[str] = []
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, encoding = data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, encoding = data.decode("utf-16", errors="replace"), "utf-16"
+    else:
+        decoded = (
+            _utf8_or_mixed(data, name, warnings)
+            if data.count(0) <= max(4, len(data) * _MAX_NUL_SHARE)
+            else None
+        )
+        if decoded is None:
+            guessed = guess_encoding(data)
+            if guessed is None:
+                raise CorpusError(
+                    f"{name}: not readable as UTF-8, UTF-16, GB18030/GBK or Big5 text (binary file?)"
+                )
+            decoded = data.decode(guessed, errors="replace"), guessed
+        text, encoding = decoded
+    replaced = text.count("\ufffd")
+    if replaced > max(2, len(text) // 20):
+        raise CorpusError(f"{name}: this looks like binary data, not a text article")
+    if replaced:
+        warnings.append(f"{name}: {replaced} undecodable bytes shown as \ufffd")
+    return Decoded(_checked(_clean(text, name, warnings), name), encoding, tuple(warnings))
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """The encoding of Chinese text that is not UTF-8: charset-normalizer's pick among
+    GB18030, Big5 and UTF-16, else the first of GB18030 and Big5 that decodes every byte.
+
+    charset-normalizer finds no match for some plain GBK news text (a People's Daily
+    paragraph with full-width digits and ∶ in it), which GB18030 reads without an error.
+    """
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
+    if best is not None:
+        return best.encoding
+    for encoding in ("gb18030", "big5"):
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def _utf8_or_mixed(data: bytes, name: str, warnings: list[str]) -> tuple[str, str] | None:
+    """UTF-8 text; or, when some lines with non-ASCII characters are UTF-8 and others are
+    not, each line in its own encoding; else None (no UTF-8 in it at all)."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    foreign = [n for n, line in enumerate(lines) if not _is_utf8(line)]
+    skip = set(foreign)
+    if not any(not line.isascii() and n not in skip for n, line in enumerate(lines)):
+        return None
+    # One encoding for all the non-UTF-8 lines, chosen on them together: more text, a surer guess.
+    other = guess_encoding(b"\n".join(lines[n] for n in foreign)) or "gb18030"
+    for n in foreign:
+        lines[n] = lines[n].decode(other, errors="replace").encode("utf-8")
+    warnings.append(
+        f"{name}: mixed encodings, {len(foreign)} of {len(lines)} lines read as {other}, the rest as UTF-8"
+    )
+    return b"\n".join(lines).decode("utf-8"), f"utf-8+{other}"
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _clean(text: str, name: str, warnings: list[str]) -> str:
+    """Line endings to ``\n``; NULs and terminal escapes out, with a warning."""
+    text = normalize_newlines(text)
+    nuls = text.count("\x00")
+    text, escapes = _ANSI_ESCAPE.subn("", text.replace("\x00", ""))
+    removed = [f"{nuls} NUL characters"] if nuls else []
+    removed += [f"{escapes} terminal escape sequences"] if escapes else []
+    if removed:
+        warnings.append(f"{name}: removed {' and '.join(removed)}")
+    return text
+
+
+def normalize_newlines(text: str) -> str:
+    """``\r\n`` and a lone ``\r`` each become ``\n``: the line endings every article text has."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _checked(text: str, name: str) -> str:
+    """Refuse text that decoded but is mostly control characters (binary data)."""
+    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t\f")
+    if controls > max(2, len(text) // 100):
+        raise CorpusError(f"{name}: this looks like binary data, not a text article")
+    if not text.strip():
+        raise CorpusError(f"{name}: the file holds no text")
+    return text
+
+
+def parse_article(
+    text: str, article_id: str, path: Path, encoding: str, digest: str, warnings: tuple[str, ...] = ()
+) -> Article:
+    """Split off front matter and work out the title.
+
+    The title is the front matter's ``title``, else the first line when it is
+    short, has a word in it and does not end a sentence, else the file name. A
+    ``---`` first line with no closing ``---`` is not front matter.
+    """
+    meta: dict[str, str] = {}
+    body_start = 0
+    match = _FRONT_MATTER.match(text)
+    if match:
+        for line in match.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        body_start = match.end()
+    title = meta.get("title") or title_from_body(text[body_start:]) or path.stem
+    return Article(
+        id=article_id,
+        path=path,
+        text=text,
+        title=title,
+        encoding=encoding,
+        content_hash=digest,
+        body_start=body_start,
+        date=meta.get("date"),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        meta=meta,
+        warnings=warnings,
+    )
