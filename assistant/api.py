@@ -16,6 +16,7 @@ The OpenAPI page is ``/api/docs`` (its schema ``/api/openapi.json``), clear of G
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -43,6 +44,7 @@ from assistant.api_models import (
 )
 from assistant.config import Settings
 from assistant.corpus import add_file, add_text, remove_article, restore_article, trashed_articles
+from assistant.corpus.readers import file_limit
 from assistant.errors import (
     AssistantError,
     IndexBusy,
@@ -207,13 +209,20 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
     )
     async def upload(file: Annotated[UploadFile, File(description="文章文件")]) -> Saved:
         """上传一个文章文件（保存原始字节）；更新索引后即可提问。"""
-        limit = settings.max_file_bytes
-        data = await file.read(limit + 1)  # the limit bounds memory too
         name = file.filename or "article.txt"
+        # A PDF, Word file or export may be larger than a text article, as in the Corpus tab.
+        limit = file_limit(Path(name).suffix, settings.max_file_bytes)
+        data = await file.read(limit + 1)  # the limit bounds memory too
         if len(data) > limit:
-            raise HTTPException(413, f"{name}: over the {limit / 2**20:.0f} MB limit for one article")
+            raise HTTPException(413, f"{name}: over the {limit / 2**20:.0f} MB limit for this kind of file")
         try:
-            saved = add_file(settings.corpus_dir, name, data, max_bytes=limit)
+            saved = add_file(
+                settings.corpus_dir,
+                name,
+                data,
+                max_bytes=settings.max_file_bytes,
+                fields=settings.record_fields,
+            )
         except AssistantError as exc:
             raise fail(exc, status_of(exc)) from exc
         return Saved(id=saved.relative_to(settings.corpus_dir).as_posix(), message=SAVED_NOTE)
