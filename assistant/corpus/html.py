@@ -1,0 +1,303 @@
+"""Take the article out of a saved news page: its main text and its metadata.
+
+A saved page holds the article inside the site's chrome: navigation, ads, related-news and
+ranking lists, reader comments, footers. trafilatura alone often takes a whole page column
+on Chinese sites, whose class names it does not know, so the article's container is found
+first with a readability-style score made for Chinese (full-width punctuation counts,
+link-heavy blocks and comment/recommendation blocks lose), and trafilatura turns that
+container into text. A page where no block holds running sentences (a list page, a photo
+gallery's comments, a login wall) is refused rather than read whole, so its chrome never
+becomes an article. Metadata (title, date, author, source, url) comes from the whole page.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from typing import TYPE_CHECKING
+
+from assistant.corpus.extracted import Extracted, Unreadable
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+# A page whose article text is shorter than this is a list, a login wall or an error page.
+MIN_TEXT_CHARS = 20
+# A block's own score below this (about two sentences) is not an article.
+MIN_BLOCK_SCORE = 5.0
+_DROPPED_TAGS = ("script", "style", "noscript", "template", "textarea", "svg", "iframe", "select")
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+_SENTENCE_PUNCT = re.compile(r"[，。！？；：、,!?;]")
+# id/class words of blocks that are never the article (readability's idea, with the words
+# Chinese sites use: tuijian = 推荐, xgxw = 相关新闻, paihang = 排行, pinglun = 评论).
+_NEGATIVE = re.compile(
+    r"comment|reply|recommend|related|relate|rank|hot|footer|foot|sidebar|side|share|nav|menu"
+    r"|banner|\bad|ads|advert|sponsor|tuijian|xgxw|paihang|pinglun|login|copyright|tags?\b",
+    re.I,
+)
+_POSITIVE = re.compile(r"article|content|post|text|body|story|main|detail|entry|zhengwen", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
+_EARLY_END = re.compile(r"</(?:html|body)\s*>", re.I)
+_CHINESE_ENCODINGS = ["gb18030", "big5", "utf_8"]
+# " _ 网易新闻", "-新浪新闻", "｜澎湃新闻": the site's name after the headline in <title>.
+_TITLE_SEPARATOR = re.compile(r"\s*(?:[_|｜]|--|——|\s[-–—]\s|-(?=[^-]{2,12}(?:-|$)))\s*")
+# Headings of the lists a site puts after an article, and its editor line, in cut_tail.
+_LIST_HEADING = re.compile(
+    r"(?:相关(?:新闻|阅读|文章|推荐|资讯|稿件|报道|链接)|延伸(?:阅读|推荐)|(?:推荐|热门|精彩|更多)(?:新闻|阅读|文章|推荐|视频)"
+    r"|为您推荐|猜你喜欢|热点新闻|(?:点击|热门|新闻)?排行榜?|更多精彩|今日推荐|关键词|点击进入专题"
+    r"|(?:网友|热门|最新|全部)评论|我要评论)(?:[:：>»|].*)?"
+)
+_EDITOR_LINE = re.compile(r"[（(\[【]?(?:责任编辑|责编|编辑)[:：]")
+_SOURCE_LINE = re.compile(
+    r"来源[:：]\s*([^\s:：|｜,，/()（）]{2,20}?)(?=\s|\d|作者|编辑|时间|发布|[|｜,，/()（）]|$)"
+)
+_COPYRIGHT = re.compile(r"版权所有|all rights reserved|copyright", re.I)
+_SPACES = re.compile(r"[ \t\u00a0\u3000\u2000-\u200b\u202f\u205f\ufeff]+")
+
+
+def extract_html(data: bytes, name: str) -> Extracted:
+    """The article of a saved web page: its main text, one paragraph per line, and metadata.
+
+    Args:
+        data: the page's bytes, in any encoding (declared or not).
+        name: the file's name; unused, as the caller names the file in its messages
+            (every document reader takes the same two arguments).
+
+    Returns:
+        The article's text without the page's chrome, with title, date (ISO), author,
+        source and canonical url when the page names them.
+
+    Raises:
+        Unreadable: the page holds no article text (a list page, a login wall, a blank page).
+    """
+    import lxml.html
+    import trafilatura
+    from lxml.etree import ParserError
+
+    # A page whose included header closes </html> early would leave the article outside the
+    # parsed tree; the parser closes both tags at the end anyway.
+    html = _EARLY_END.sub("", decode_html(data))
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (ParserError, ValueError) as exc:
+        raise Unreadable(f"not an HTML page ({exc})") from exc
+    for dropped in tree.xpath("|".join(f"//{tag}" for tag in _DROPPED_TAGS)):
+        dropped.drop_tree()
+    main = main_block(tree)
+    if main is None:
+        raise Unreadable("no article text found in the page (no block of running sentences)")
+    text = trafilatura.extract(_alone(main), include_comments=False, include_tables=True, favor_recall=True)
+    text = cut_tail(clean_text(text or ""))
+    if len(text) < MIN_TEXT_CHARS:
+        raise Unreadable("no article text found in the page")
+    meta = trafilatura.extract_metadata(tree)
+    return Extracted(
+        text=text,
+        title=_title(tree, meta.title if meta else None),
+        date=meta.date if meta and meta.date else None,
+        author=_author(tree, meta.author if meta else None, text),
+        source=_source(tree, meta.sitename if meta else None),
+        url=meta.url if meta else None,
+    )
+
+
+def decode_html(data: bytes) -> str:
+    """Decode a page: byte-order mark, then strict UTF-8, then the declared charset, then a guess.
+
+    GBK and GB2312 are read as their superset GB18030, which pages labelled GB2312 often need.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _META_CHARSET.search(data[:4096])
+    if declared:
+        encoding = declared.group(1).decode("ascii", "replace").lower()
+        if encoding in ("gb2312", "gbk", "x-gbk", "gb_2312-80", "cp936"):
+            encoding = "gb18030"
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
+    return str(best) if best is not None else data.decode("gb18030", errors="replace")
+
+
+def main_block(tree: HtmlElement) -> HtmlElement | None:
+    """The element holding the article's paragraphs, or None when no block has sentences.
+
+    Every block of running text (at least 10 characters outside links) scores one point
+    plus one per sentence punctuation mark, up to three more for its length; its parent
+    gets the score and its grandparent half. A candidate's score is scaled down by the
+    share of its text inside links and moved by its id/class words.
+    """
+    scores: dict[HtmlElement, float] = {}
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag == "a":
+            continue
+        own = (element.text or "") + "".join(child.tail or "" for child in element)
+        own = _SPACES.sub("", own).strip()
+        if len(own) < 10 or any(parent.tag == "a" for parent in element.iterancestors()):
+            continue
+        paragraph = element
+        while paragraph.tag not in _BLOCK_TAGS and paragraph.getparent() is not None:
+            paragraph = paragraph.getparent()
+        score = 1 + len(_SENTENCE_PUNCT.findall(own)) + min(len(own) / 100, 3)
+        parent = paragraph.getparent()
+        for share, candidate in ((1.0, parent), (0.5, parent.getparent() if parent is not None else None)):
+            if candidate is not None and candidate.tag not in ("html", "body"):
+                scores[candidate] = scores.get(candidate, 0.0) + score * share
+    best, best_score = None, MIN_BLOCK_SCORE
+    for candidate, score in scores.items():
+        score *= 1 - _link_density(candidate)
+        if score >= MIN_BLOCK_SCORE:
+            score += _class_weight(candidate)
+            if score > best_score:
+                best, best_score = candidate, score
+    return best
+
+
+def _link_density(element: HtmlElement) -> float:
+    total = len(element.text_content())
+    linked = sum(len(link.text_content()) for link in element.iter("a"))
+    return linked / total if total else 1.0
+
+
+def _class_weight(element: HtmlElement) -> float:
+    words = f"{element.get('id', '')} {element.get('class', '')}"
+    return (5 if _POSITIVE.search(words) else 0) - (25 if _NEGATIVE.search(words) else 0)
+
+
+def _alone(main: HtmlElement) -> HtmlElement:
+    """A page holding only ``main``, its leaf blocks made paragraphs so each keeps its own line."""
+    import lxml.html
+
+    body = copy.deepcopy(main)
+    for block in body.iter("div", "section"):
+        if not any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in block):
+            block.tag = "p"
+    page = lxml.html.document_fromstring("<html><body><article></article></body></html>")
+    page.find(".//article").append(body)
+    return page
+
+
+def clean_text(text: str) -> str:
+    """One paragraph a line: spaces inside lines collapsed, blank lines and bullet marks dropped."""
+    lines = []
+    for line in unicodedata.normalize("NFC", text).splitlines():
+        line = _SPACES.sub(" ", line).strip()
+        if line.startswith("- "):
+            line = line[2:].strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def cut_tail(text: str) -> str:
+    """Drop what follows the article inside its block: a "相关新闻"-style heading and all after
+    it, or all after the "责任编辑" line. Only in the text's second half, where a page's
+    lists and editor lines stand; a heading in the first half may be the article's own.
+    """
+    lines = text.split("\n")
+    seen, half = 0, len(text) / 2
+    for number, line in enumerate(lines):
+        if seen >= half:
+            key = re.sub(r"[\s·•]", "", line)
+            if _LIST_HEADING.fullmatch(key):
+                return "\n".join(lines[:number])
+            if _EDITOR_LINE.match(key):
+                return "\n".join(lines[: number + 1])
+        seen += len(line) + 1
+    return text
+
+
+def _title(page: HtmlElement, found: str | None) -> str | None:
+    """The headline: the longest heading or <title> part that <title> holds, without the site name.
+
+    <title> is "headline _ column _ site" on most sites, while headings on the page also name
+    other stories (a box of the author's latest articles), so a heading counts only when
+    <title> contains it. Full-width spaces, which pages use for layout, are dropped.
+    """
+    titles = page.xpath("//title")
+    full = _one_line(titles[0].text_content().replace("\u3000", "")) if titles else None
+    if not full:
+        return _one_line(found)
+    candidates = [part for part in _TITLE_SEPARATOR.split(full) if part]
+    for heading in page.xpath("//h1|//h2|//h3|//meta[@property='og:title']/@content"):
+        text = _one_line(heading if isinstance(heading, str) else heading.text_content())
+        if text and text.replace("\u3000", "") in full:
+            candidates.append(text.replace("\u3000", ""))
+    return max(candidates, key=len) if candidates else full
+
+
+def _author(page: HtmlElement, found: str | None, text: str) -> str | None:
+    """The author a meta tag names, else trafilatura's guess when the article text names it.
+
+    trafilatura's guess from a byline often takes a commenter's name or a copyright line,
+    which the article body does not hold.
+    """
+    named = page.xpath("//meta[@name='author' or @property='article:author' or @name='byline']/@content")
+    author = _one_line(named[0]) if named else None
+    if author and not author.startswith("http") and "@" not in author:
+        return author
+    found = _one_line(found)
+    return found if found and found in text else None
+
+
+def _source(page: HtmlElement, found: str | None) -> str | None:
+    """The publisher: the page's "来源：" line, else og:site_name, else trafilatura's site name."""
+    visible = page.body.text_content() if page.find("body") is not None else ""
+    line = _SOURCE_LINE.search(_SPACES.sub(" ", visible))
+    if line:
+        return line.group(1)
+    site = page.xpath("//meta[@property='og:site_name']/@content")
+    name = _one_line(site[0] if site else found)
+    return _COPYRIGHT.sub("", name).strip() or None if name else None
+
+
+def _one_line(value: str | None) -> str | None:
+    value = _SPACES.sub(" ", value or "").strip()
+    return value or None
