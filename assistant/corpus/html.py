@@ -118,6 +118,11 @@ def extract_html(data: bytes, name: str) -> Extracted:
         tree = lxml.html.document_fromstring(html)
     except (ParserError, ValueError) as exc:
         raise Unreadable(f"not an HTML page ({exc})") from exc
+    # Before scripts go: a page's date can stand only in a script (WeChat's publish time).
+    # The extensive date search's last resort, dateparser, loads every locale (10 s on first
+    # use), so it runs only for a page whose date the quick rules do not find.
+    meta = trafilatura.extract_metadata(tree, extensive=False)
+    date = meta.date or trafilatura.extract_metadata(tree).date
     for dropped in tree.xpath("|".join(f"//{tag}" for tag in _DROPPED_TAGS)):
         dropped.drop_tree()
     main = main_block(tree)
@@ -127,14 +132,13 @@ def extract_html(data: bytes, name: str) -> Extracted:
     text = cut_tail(clean_text(text or ""))
     if len(text) < MIN_TEXT_CHARS:
         raise Unreadable("no article text found in the page")
-    meta = trafilatura.extract_metadata(tree)
     return Extracted(
         text=text,
-        title=_title(tree, meta.title if meta else None),
-        date=meta.date if meta and meta.date else None,
-        author=_author(tree, meta.author if meta else None, text),
-        source=_source(tree, meta.sitename if meta else None),
-        url=meta.url if meta else None,
+        title=_title(tree, meta.title),
+        date=date or None,
+        author=_author(tree, meta.author, text),
+        source=_source(tree, meta.sitename),
+        url=meta.url or None,
     )
 
 
@@ -281,7 +285,7 @@ def _author(page: HtmlElement, found: str | None, text: str) -> str | None:
     """
     named = page.xpath("//meta[@name='author' or @property='article:author' or @name='byline']/@content")
     author = _one_line(named[0]) if named else None
-    if author and not author.startswith("http") and "@" not in author:
+    if author and not author.startswith("http") and "@" not in author and not author.isdigit():
         return author
     found = _one_line(found)
     return found if found and found in text else None
