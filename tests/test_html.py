@@ -146,6 +146,24 @@ def test_what_follows_the_editor_line_or_a_list_heading_is_not_the_article():
     assert text.split("\n") == [*BODY, "责任编辑：李华"]
 
 
+def test_an_article_split_by_an_ad_into_two_blocks_keeps_both_halves():
+    second = [
+        "市水务局表示，城南水厂三期工程已完成选址，计划于2021年开工建设，总投资约9亿元。",
+        "届时全市日供水能力将达到每天120万吨，基本满足到2030年的用水需求。",
+        "水厂周边将同步建设滨水公园，面积约12公顷，向市民免费开放。",
+    ]
+    second_half = "".join(f"<p>{line}</p>" for line in second)
+    ad = '<div class="ad-box"><a href="https://ad.example.com">贷款秒批，点击领取五万元额度</a></div>'
+    page = news_page().replace(
+        '<p class="editor">', f'</div>{ad}<div class="article-body">{second_half}<p class="editor">'
+    )
+
+    text = extract_html(page.encode("utf-8"), "split.html").text
+
+    assert "\n".join([*BODY, *second]) in text
+    assert "贷款" not in text
+
+
 def test_a_page_closing_html_early_still_gives_its_article():
     """A site's included header can close </html> before the article (gov.cn does)."""
     page = news_page().replace("</head><body>", "</head><body></body></html>", 1)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 MIN_TEXT_CHARS = 20
 # A block's own score below this (about two sentences) is not an article.
 MIN_BLOCK_SCORE = 5.0
+# A sibling of the article's block scoring this share of it is more of the article.
+SIBLING_SHARE = 0.3
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "textarea", "svg", "iframe", "select")
 _BLOCK_TAGS = frozenset(
     [
@@ -68,8 +70,9 @@ _SENTENCE_PUNCT = re.compile(r"[，。！？；：、,!?;]")
 # id/class words of blocks that are never the article (readability's idea, with the words
 # Chinese sites use: tuijian = 推荐, xgxw = 相关新闻, paihang = 排行, pinglun = 评论).
 _NEGATIVE = re.compile(
-    r"comment|reply|recommend|related|relate|rank|hot|footer|foot|sidebar|side|share|nav|menu"
-    r"|banner|\bad|ads|advert|sponsor|tuijian|xgxw|paihang|pinglun|login|copyright|tags?\b",
+    r"comment|reply|recommend|related|relate|rank|(?<!p)hot|footer|foot|sidebar|\bside|aside|share"
+    r"|\bnav|menu|banner|\bads?\b|\bad[-_]|advert|sponsor|tuijian|xgxw|paihang|pinglun|login"
+    r"|copyright|\btags?\b",
     re.I,
 )
 _POSITIVE = re.compile(r"article|content|post|text|body|story|main|detail|entry|zhengwen", re.I)
@@ -125,8 +128,8 @@ def extract_html(data: bytes, name: str) -> Extracted:
     date = meta.date or trafilatura.extract_metadata(tree).date
     for dropped in tree.xpath("|".join(f"//{tag}" for tag in _DROPPED_TAGS)):
         dropped.drop_tree()
-    main = main_block(tree)
-    if main is None:
+    main = main_blocks(tree)
+    if not main:
         raise Unreadable("no article text found in the page (no block of running sentences)")
     text = trafilatura.extract(_alone(main), include_comments=False, include_tables=True, favor_recall=True)
     text = cut_tail(clean_text(text or ""))
@@ -170,13 +173,14 @@ def decode_html(data: bytes) -> str:
     return str(best) if best is not None else data.decode("gb18030", errors="replace")
 
 
-def main_block(tree: HtmlElement) -> HtmlElement | None:
-    """The element holding the article's paragraphs, or None when no block has sentences.
+def main_blocks(tree: HtmlElement) -> list[HtmlElement]:
+    """The elements holding the article's paragraphs, in page order; none when no block has sentences.
 
     Every block of running text (at least 10 characters outside links) scores one point
     plus one per sentence punctuation mark, up to three more for its length; its parent
     gets the score and its grandparent half. A candidate's score is scaled down by the
-    share of its text inside links and moved by its id/class words.
+    share of its text inside links and moved by its id/class words. The best candidate's
+    siblings that score at least ``SIBLING_SHARE`` of it come along.
     """
     scores: dict[HtmlElement, float] = {}
     for element in tree.iter():
@@ -194,14 +198,21 @@ def main_block(tree: HtmlElement) -> HtmlElement | None:
         for share, candidate in ((1.0, parent), (0.5, parent.getparent() if parent is not None else None)):
             if candidate is not None and candidate.tag not in ("html", "body"):
                 scores[candidate] = scores.get(candidate, 0.0) + score * share
-    best, best_score = None, MIN_BLOCK_SCORE
+    ranked = {}
     for candidate, score in scores.items():
         score *= 1 - _link_density(candidate)
         if score >= MIN_BLOCK_SCORE:
-            score += _class_weight(candidate)
-            if score > best_score:
-                best, best_score = candidate, score
-    return best
+            ranked[candidate] = score + _class_weight(candidate)
+    if not ranked:
+        return []
+    best = max(ranked, key=ranked.__getitem__)
+    parent = best.getparent()
+    # An article split by an ad or a picture box into sibling blocks: readability's sibling rule.
+    return [
+        sibling
+        for sibling in (parent if parent is not None else [best])
+        if sibling is best or ranked.get(sibling, 0.0) >= max(MIN_BLOCK_SCORE, ranked[best] * SIBLING_SHARE)
+    ]
 
 
 def _link_density(element: HtmlElement) -> float:
@@ -215,16 +226,21 @@ def _class_weight(element: HtmlElement) -> float:
     return (5 if _POSITIVE.search(words) else 0) - (25 if _NEGATIVE.search(words) else 0)
 
 
-def _alone(main: HtmlElement) -> HtmlElement:
-    """A page holding only ``main``, its leaf blocks made paragraphs so each keeps its own line."""
+def _alone(blocks: list[HtmlElement]) -> HtmlElement:
+    """A page holding only ``blocks``, their leaf blocks made paragraphs so each keeps its line."""
     import lxml.html
 
-    body = copy.deepcopy(main)
-    for block in body.iter("div", "section"):
-        if not any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in block):
-            block.tag = "p"
-    page = lxml.html.document_fromstring("<html><body><article></article></body></html>")
-    page.find(".//article").append(body)
+    page = lxml.html.document_fromstring(
+        '<html><body><article itemprop="articleBody"></article></body></html>'
+    )
+    article = page.find(".//article")
+    for block in blocks:
+        body = copy.deepcopy(block)
+        body.tail = None
+        for leaf in body.iter("div", "section"):
+            if not any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in leaf):
+                leaf.tag = "p"
+        article.append(body)
     return page
 
 
