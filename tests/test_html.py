@@ -126,6 +126,29 @@ def test_a_gbk_page_is_decoded(declared: bool):
     assert article.title == "城南水厂二期工程正式通水"
 
 
+def test_a_big5_page_with_a_damaged_byte_keeps_its_declared_charset():
+    body = [
+        "香港特區政府今日宣佈，新一輪消費券將於下月發放，每名合資格市民可獲五千元。",
+        "財政司司長表示，計劃涉及約六百三十萬名市民，預計帶動本地消費。",
+    ]
+    page = news_page(charset="big5", body=body).replace("城南水厂二期工程正式通水", "消費券下月發放")
+    for simplified in ("首页", "新闻", "体育", "财经", "科技", "娱乐"):
+        page = page.replace(simplified, "")
+    data = page.encode("big5", errors="ignore").replace(
+        "六百".encode("big5"), b"\xff" + "六百".encode("big5"), 1
+    )
+
+    text = extract_html(data, "big5.html").text
+
+    assert text.split("\n")[:2] == [body[0], body[1].replace("六百", "\ufffd六百")]
+
+
+def test_a_page_of_bare_paragraphs_is_read():
+    page = "<html><head><title>通知</title></head><body><p>" + "</p><p>".join(BODY) + "</p></body></html>"
+
+    assert extract_html(page.encode("utf-8"), "bare.html").text == "\n".join(BODY)
+
+
 def test_a_page_without_article_text_is_unreadable():
     page = f"<html><head><title>首页_示例新闻网</title></head><body>{NAV}{CHROME}</body></html>"
 

@@ -77,6 +77,14 @@ _NEGATIVE = re.compile(
 )
 _POSITIVE = re.compile(r"article|content|post|text|body|story|main|detail|entry|zhengwen", re.I)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
+# Labels pages use for an encoding whose superset decodes what the label's strict codec fails on.
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+}
 _EARLY_END = re.compile(r"</(?:html|body)\s*>", re.I)
 _CHINESE_ENCODINGS = ["gb18030", "big5", "utf_8"]
 # " _ 网易新闻", "-新浪新闻", "｜澎湃新闻": the site's name after the headline in <title>.
@@ -148,7 +156,8 @@ def extract_html(data: bytes, name: str) -> Extracted:
 def decode_html(data: bytes) -> str:
     """Decode a page: byte-order mark, then strict UTF-8, then the declared charset, then a guess.
 
-    GBK and GB2312 are read as their superset GB18030, which pages labelled GB2312 often need.
+    GBK and GB2312 are read as their superset GB18030 (pages labelled GB2312 often need it), Big5
+    as Big5-HKSCS; a page with a few bytes its declared charset cannot decode keeps that charset.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
@@ -161,12 +170,14 @@ def decode_html(data: bytes) -> str:
     declared = _META_CHARSET.search(data[:4096])
     if declared:
         encoding = declared.group(1).decode("ascii", "replace").lower()
-        if encoding in ("gb2312", "gbk", "x-gbk", "gb_2312-80", "cp936"):
-            encoding = "gb18030"
+        encoding = _SUPERSETS.get(encoding, encoding)
         try:
-            return data.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            pass
+            text = data.decode(encoding, errors="replace")
+        except LookupError:
+            text = ""
+        # A few bad bytes in a page saved in its declared charset are damage, not a wrong label.
+        if text and text.count("\ufffd") <= len(text) // 1000:
+            return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
@@ -196,7 +207,7 @@ def main_blocks(tree: HtmlElement) -> list[HtmlElement]:
         score = 1 + len(_SENTENCE_PUNCT.findall(own)) + min(len(own) / 100, 3)
         parent = paragraph.getparent()
         for share, candidate in ((1.0, parent), (0.5, parent.getparent() if parent is not None else None)):
-            if candidate is not None and candidate.tag not in ("html", "body"):
+            if candidate is not None and candidate.tag != "html":
                 scores[candidate] = scores.get(candidate, 0.0) + score * share
     ranked = {}
     for candidate, score in scores.items():
