@@ -187,6 +187,30 @@ def test_an_article_split_by_an_ad_into_two_blocks_keeps_both_halves():
     assert "贷款" not in text
 
 
+def test_links_and_comment_marks_inside_a_short_paragraph_stay_on_its_line():
+    """qq.com wraps stock names in <!--keyword--> marks; a short article has no recovery pass."""
+    first = (
+        '<!--keyword--><span><a href="/stock/GOOG"><!--/keyword-->谷歌<!--keyword--></a></span>'
+        '(<a href="/weibo">微博</a>)<!--/keyword-->在2014年收购的人工智能公司开发出一款新计算机。'
+    )
+    page = news_page(body=[]).replace('<p class="editor">', f"<p>{first}</p><p>{BODY[1]}</p><p>")
+
+    text = extract_html(page.encode("utf-8"), "short.html").text
+
+    assert "谷歌(微博)在2014年收购的人工智能公司开发出一款新计算机。\n" + BODY[1] in text
+
+
+def test_text_standing_in_a_div_beside_paragraphs_is_its_own_line():
+    lead = "【编者按】城南水厂二期工程今天通水，本报记者全程探访了建设现场。"
+    page = news_page().replace(
+        '<div class="article-body" id="content">', f'<div class="article-body" id="content">{lead}'
+    )
+
+    text = extract_html(page.encode("utf-8"), "lead.html").text
+
+    assert text.split("\n")[:4] == [lead, *BODY]
+
+
 def test_a_page_closing_html_early_still_gives_its_article():
     """A site's included header can close </html> before the article (gov.cn does)."""
     page = news_page().replace("</head><body>", "</head><body></body></html>", 1)

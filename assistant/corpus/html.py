@@ -13,6 +13,7 @@ becomes an article. Metadata (title, date, author, source, url) comes from the w
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING
 from assistant.corpus.extracted import Extracted, Unreadable
 
 if TYPE_CHECKING:
+    from configparser import ConfigParser
+
     from lxml.html import HtmlElement
 
 # A page whose article text is shorter than this is a list, a login wall or an error page.
@@ -120,7 +123,7 @@ def extract_html(data: bytes, name: str) -> Extracted:
     """
     import lxml.html
     import trafilatura
-    from lxml.etree import ParserError
+    from lxml.etree import Comment, ParserError, ProcessingInstruction, strip_elements
 
     # A page whose included header closes </html> early would leave the article outside the
     # parsed tree; the parser closes both tags at the end anyway.
@@ -136,10 +139,15 @@ def extract_html(data: bytes, name: str) -> Extracted:
     date = meta.date or trafilatura.extract_metadata(tree).date
     for dropped in tree.xpath("|".join(f"//{tag}" for tag in _DROPPED_TAGS)):
         dropped.drop_tree()
+    # HTML comments go, their tails kept: trafilatura loses the text after a comment
+    # (qq.com wraps every stock-name link in <!--keyword--> marks).
+    strip_elements(tree, Comment, ProcessingInstruction, with_tail=False)
     main = main_blocks(tree)
     if not main:
         raise Unreadable("no article text found in the page (no block of running sentences)")
-    text = trafilatura.extract(_alone(main), include_comments=False, include_tables=True, favor_recall=True)
+    text = trafilatura.extract(
+        _alone(main), include_comments=False, include_tables=True, favor_recall=True, config=_config()
+    )
     text = cut_tail(clean_text(text or ""))
     if len(text) < MIN_TEXT_CHARS:
         raise Unreadable("no article text found in the page")
@@ -151,6 +159,20 @@ def extract_html(data: bytes, name: str) -> Extracted:
         source=_source(tree, meta.sitename),
         url=meta.url or None,
     )
+
+
+@functools.cache
+def _config() -> ConfigParser:
+    """trafilatura's settings, with no minimum size for the text of the block we hand it.
+
+    Under its default minimum (250 characters) trafilatura takes a short article through a
+    recovery pass that puts every link of a paragraph on a line of its own.
+    """
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    return config
 
 
 def decode_html(data: bytes) -> str:
@@ -238,7 +260,11 @@ def _class_weight(element: HtmlElement) -> float:
 
 
 def _alone(blocks: list[HtmlElement]) -> HtmlElement:
-    """A page holding only ``blocks``, their leaf blocks made paragraphs so each keeps its line."""
+    """A page holding only ``blocks``, every run of text in them made a paragraph of its own.
+
+    trafilatura reads paragraphs; text standing right in a <div> or <section> beside other
+    blocks (a lead, an editor's note, WeChat's sections) would be lost or run together.
+    """
     import lxml.html
 
     page = lxml.html.document_fromstring(
@@ -248,11 +274,39 @@ def _alone(blocks: list[HtmlElement]) -> HtmlElement:
     for block in blocks:
         body = copy.deepcopy(block)
         body.tail = None
-        for leaf in body.iter("div", "section"):
-            if not any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in leaf):
-                leaf.tag = "p"
+        for container in list(body.iter("div", "section")):
+            if any(_is_block(child) for child in container):
+                _wrap_runs(container)
+            else:
+                container.tag = "p"
         article.append(body)
     return page
+
+
+def _is_block(element: HtmlElement) -> bool:
+    return isinstance(element.tag, str) and element.tag in _BLOCK_TAGS
+
+
+def _wrap_runs(container: HtmlElement) -> None:
+    """Put each run of text and inline elements between ``container``'s blocks in a <p>."""
+    from lxml.html import Element
+
+    children: list[HtmlElement] = []
+    run = Element("p")
+    run.text = container.text
+    for child in list(container):
+        if _is_block(child):
+            if run.text_content().strip():
+                children.append(run)
+            run = Element("p")
+            run.text, child.tail = child.tail, None
+            children.append(child)
+        else:
+            run.append(child)
+    if run.text_content().strip():
+        children.append(run)
+    container.text = None
+    container[:] = children
 
 
 def clean_text(text: str) -> str:
