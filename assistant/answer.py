@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -86,11 +87,18 @@ class Quote:
     passage_end: int
     date: str | None = None
     source: str | None = None
+    file: str | None = None
+    page: int | None = None
 
     @property
     def citation(self) -> str:
-        """A citation line to copy: 《title》, source, date, paragraph, the quote."""
-        where = "，".join(x for x in (self.source, self.date) if x)
+        """A citation line to copy: 《title》, source, date, file and page, paragraph, the quote.
+
+        The file is named for articles imported from other formats (PDF, Word, exports),
+        whose title comes from inside them; a PDF's page is the one the quote starts on.
+        """
+        located = " ".join(x for x in (self.file, f"第{self.page}页" if self.page else None) if x)
+        where = "，".join(x for x in (self.source, self.date, located) if x)
         return f"《{self.title}》{'，' + where if where else ''}，第{self.paragraph}段：“{self.quote}”"
 
 
@@ -338,6 +346,8 @@ class Answerer:
                     passage_end=p.end,
                     date=meta.get("date"),
                     source=meta.get("source"),
+                    file=p.article_id if meta.get("format", "text") != "text" else None,
+                    page=bisect_right(meta["pages"], c.start) if meta.get("pages") else None,
                 )
             )
         confidence = confidence_label(quotes[0].score)
@@ -388,12 +398,12 @@ def render_answer(
         by_article.setdefault(q.article_id, []).append(q)
     for group in by_article.values():
         first = group[0]
-        extra = " · ".join(md_escape(x) for x in (first.date, first.source) if x)
+        extra = " · ".join(md_escape(x) for x in (first.date, first.source, first.file) if x)
         lines += [f"**《{md_escape(first.title)}》**" + (f" · {extra}" if extra else ""), ""]
         for q in group:
             start, paragraph = paragraph_text(q.article_id, q.paragraph)
             lines += [
-                f"[{q.rank}] 第 {q.paragraph} 段 · 得分 {q.score:.2f}",
+                f"[{q.rank}] {f'第 {q.page} 页 · ' if q.page else ''}第 {q.paragraph} 段 · 得分 {q.score:.2f}",
                 f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
                 f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
                 f"<p>{highlight(paragraph, start, q)}</p>"

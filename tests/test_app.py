@@ -199,8 +199,8 @@ def test_unauthenticated_management_calls_change_nothing(
         rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
         assert call(port, "save-paste", [token, "标题", "　　伪造的文章。"], rebound) == 400
         assert corpus_state(settings) == before
-        # Oversized requests are refused before the body is read.
-        assert upload(port, "big.txt", b"x" * 5000, token=token)[0] == 413
+        # Oversized requests are refused before the body is read (a PDF may be 32 times a text's limit).
+        assert upload(port, "big.pdf", b"x" * 33 * 4096, token=token)[0] == 413
         # (Gradio's File.preprocess leaves one empty temp file per file it passes on; nothing with content stays.)
         left = [p for p in (tmp_path / "gradio").rglob("*") if p.is_file() and p.stat().st_size]
         assert left == [], "no upload is left behind"

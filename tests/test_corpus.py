@@ -75,7 +75,7 @@ def test_article_paths_skip_hidden_and_other_files(tmp_path: Path) -> None:
     write_article(tmp_path, "good.txt", SIMPLIFIED)
     (tmp_path / "sub").mkdir()
     write_article(tmp_path, "sub/note.md", SIMPLIFIED)
-    (tmp_path / "notes.csv").write_text("a,b", encoding="utf-8")
+    (tmp_path / "notes.xml").write_text("<a/>", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text(SIMPLIFIED, encoding="utf-8")
     assert [p.relative_to(tmp_path).as_posix() for p in article_paths(tmp_path)] == [
         "good.txt",

@@ -30,7 +30,7 @@ def test_symlinked_files_and_folders_are_skipped_with_a_message(settings: Settin
     write_article(settings.corpus_dir, "a.txt", A)
     (settings.corpus_dir / "passwd.txt").symlink_to(outside / "secret.txt")
     (settings.corpus_dir / "linked").symlink_to(outside, target_is_directory=True)
-    (settings.corpus_dir / "notes.csv").symlink_to(outside / "secret.txt")  # not an article: silent
+    (settings.corpus_dir / "notes.xml").symlink_to(outside / "secret.txt")  # not an article: silent
     report = update_index(settings, FakeEmbedder())
     assert report.added == ["a.txt"]
     assert report.skipped == [

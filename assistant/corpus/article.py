@@ -17,6 +17,8 @@ class Article:
 
     ``text`` is what quotes are cut from: ``text[start:end]`` is every quote. ``pages``
     holds the offset where each page starts, for paged formats (PDF); else it is empty.
+    ``format`` is ``text`` for .txt/.md files, else the reader's (``pdf``, ``docx``,
+    ``jsonl``...); ``record`` is the record's key in its export file (JSONL, CSV).
     """
 
     id: str
@@ -33,6 +35,8 @@ class Article:
     warnings: tuple[str, ...] = ()
     author: str | None = None
     pages: tuple[int, ...] = ()
+    format: str = "text"
+    record: str | None = None
 
 
 def title_from_body(body: str) -> str | None:
@@ -48,7 +52,13 @@ def title_from_body(body: str) -> str | None:
 
 
 def from_extracted(
-    extracted: Extracted, article_id: str, path: Path, digest: str, encoding: str, max_chars_bytes: int
+    extracted: Extracted,
+    article_id: str,
+    path: Path,
+    digest: str,
+    fmt: str,
+    max_chars_bytes: int,
+    record: str | None = None,
 ) -> Article:
     """An Article from what an importer extracted.
 
@@ -73,11 +83,13 @@ def from_extracted(
         path=path,
         text=text,
         title=extracted.title or title_from_body(text) or Path(article_id).name,
-        encoding=encoding,
+        encoding=fmt,
         content_hash=digest,
         date=extracted.date,
         source=extracted.source,
         url=extracted.url,
         author=extracted.author,
         pages=extracted.pages,
+        format=fmt,
+        record=record,
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.corpus.readers import ARTICLE_SUFFIXES, article_from_bytes, file_limit
+from assistant.corpus.records import RECORD_SUFFIXES, read_records
 from assistant.corpus.text import MAX_ARTICLE_BYTES
 from assistant.errors import CorpusError
 
@@ -56,13 +58,13 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
 
 
 def _safe_name(name: str) -> str:
-    """A file name without folders or characters that trouble file systems; suffix .txt/.md."""
+    """A file name without folders or characters that trouble file systems, of a format we read (else .txt)."""
     stem = Path(name.replace("\\", "/")).name
     stem = re.sub(r'[\x00-\x1f<>:"/|?*]', "_", stem).strip(" .") or "article"
     return stem if Path(stem).suffix.lower() in ARTICLE_SUFFIXES else f"{stem}.txt"
 
 
-def _free_path(root: Path, name: str) -> Path:
+def free_path(root: Path, name: str) -> Path:
     path = root / name
     n = 2
     while path.exists():
@@ -71,25 +73,42 @@ def _free_path(root: Path, name: str) -> Path:
     return path
 
 
-def add_file(root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
-    """Save an uploaded article into the corpus, never overwriting one.
+def add_file(
+    root: Path, name: str, data: bytes, max_bytes: int = MAX_ARTICLE_BYTES, fields: str = ""
+) -> Path:
+    """Save an uploaded article (or export of articles) into the corpus, never overwriting one.
 
     The bytes are kept as they are (a GBK file stays GBK); they must read as an
-    article first.
+    article first, or, for an export, hold at least one readable record.
 
     Raises:
-        CorpusError: the upload is not a readable text article, or too large.
+        CorpusError: the upload is not a readable article, or too large.
     """
     name = _safe_name(name)
     limit = file_limit(Path(name).suffix, max_bytes)
     if len(data) > limit:
         raise CorpusError(f"{name}: {len(data) / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit")
-    article_from_bytes(data, name, Path(name), max_bytes)
-    with _writing(name):
+    if Path(name).suffix.lower() in RECORD_SUFFIXES:
+        _check_export(name, data, max_bytes, fields)
+    else:
+        article_from_bytes(data, name, Path(name), max_bytes)
+    with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = _free_path(root, name)
+        path = free_path(root, name)
         _write_new(path, data)
     return path
+
+
+def _check_export(name: str, data: bytes, max_bytes: int, fields: str) -> None:
+    """Refuse an export none of whose records can be read."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        skipped: list[str] = []
+        if next(read_records(path, Path(folder), fields, skipped, max_bytes), None) is None:
+            raise CorpusError(
+                f"{name}: no record in it can be read" + (f" ({skipped[0]})" if skipped else "")
+            )
 
 
 def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
@@ -110,9 +129,9 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
             "for one article; split it into several articles"
         )
     name = _safe_name(title[:40] + ".txt")
-    with _writing(name):
+    with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = _free_path(root, name)
+        path = free_path(root, name)
         _write_new(path, text.encode("utf-8"))
     return path
 
@@ -125,14 +144,29 @@ def remove_article(root: Path, article_id: str) -> Path:
     """
     path = (root / article_id).resolve()
     if root.resolve() not in path.parents or not path.is_file():
+        export = export_of(root, article_id)
+        if export:
+            raise CorpusError(
+                f"{article_id}: a record of the export {export}; delete it from that file, "
+                f"or delete the whole file {export}"
+            )
         raise CorpusError(f"{article_id}: no such article in {root}")
-    with _writing(article_id):
+    with writing(article_id):
         # Keep the article's folder inside the trash, so a restore puts it back where it was.
         folder = root / TRASH / path.relative_to(root.resolve()).parent
         folder.mkdir(parents=True, exist_ok=True)
-        target = _free_path(folder, path.name)
+        target = free_path(folder, path.name)
         path.rename(target)
     return target
+
+
+def export_of(root: Path, article_id: str) -> str | None:
+    """The export file (JSONL, CSV) in ``root`` that a record's article id ``file#key`` names, if any."""
+    for cut in (i for i, ch in enumerate(article_id) if ch == "#"):
+        name = article_id[:cut]
+        if Path(name).suffix.lower() in RECORD_SUFFIXES and (root / name).is_file():
+            return name
+    return None
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -145,7 +179,7 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def _writing(name: str) -> Iterator[None]:
+def writing(name: str) -> Iterator[None]:
     """Turn a failed write into the corpus (disk full, read-only) into a CorpusError."""
     try:
         yield

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted, Unreadable
+from assistant.corpus.records import RECORD_SUFFIXES
 from assistant.corpus.text import MAX_ARTICLE_BYTES, TEXT_SUFFIXES, decode_article, parse_article
 from assistant.errors import CorpusError
 
@@ -28,16 +29,26 @@ logger = logging.getLogger(__name__)
 
 Reader = Callable[[bytes, str], Extracted]
 # Suffix → the reader of a file holding one article.
-DOCUMENT_READERS: dict[str, str] = {}
-ARTICLE_SUFFIXES = TEXT_SUFFIXES + tuple(DOCUMENT_READERS)
-# A PDF or Word file carries fonts and images besides its text: its file may be this large,
-# while its extracted text is held to the same limit as a text article.
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+DOCUMENT_READERS: dict[str, str] = {
+    ".pdf": "assistant.corpus.pdf:extract_pdf",
+    ".docx": "assistant.corpus.docx:extract_docx",
+}
+ARTICLE_SUFFIXES = TEXT_SUFFIXES + tuple(DOCUMENT_READERS) + RECORD_SUFFIXES
+# A PDF or Word file carries fonts and images besides its text: its file may be this many
+# times the limit of a text article (64 MB by default), while its extracted text is held to
+# that limit. An export (JSONL, CSV) is read as a stream when indexed, of any size; this
+# bounds one sent by upload (`assistant import` takes larger ones).
+DOCUMENT_FACTOR = 32
 
 
 def file_limit(suffix: str, max_bytes: int) -> int:
-    """The largest file of this suffix accepted, given the limit for a text article."""
-    return max(max_bytes, MAX_DOCUMENT_BYTES) if suffix.lower() in DOCUMENT_READERS else max_bytes
+    """The largest file of this suffix read or uploaded, given the limit for a text article."""
+    return max_bytes if suffix.lower() in TEXT_SUFFIXES else upload_limit(max_bytes)
+
+
+def upload_limit(max_bytes: int) -> int:
+    """The largest upload of any format, given the limit for a text article."""
+    return DOCUMENT_FACTOR * max_bytes
 
 
 def reader_for(suffix: str) -> Reader:
@@ -70,6 +81,8 @@ def article_from_bytes(
         CorpusError: the bytes cannot be read as an article of that format.
     """
     suffix = path.suffix.lower()
+    if suffix in RECORD_SUFFIXES:
+        raise CorpusError(f"{article_id}: an export holds many articles; read it with read_records")
     digest = hashlib.sha256(data).hexdigest()
     if suffix in DOCUMENT_READERS:
         return from_extracted(

@@ -1,0 +1,109 @@
+"""Bulk import: copy files and folders of articles into the corpus folder.
+
+Files are copied, not indexed where they lie: the corpus folder is the one source the
+index mirrors (an update drops articles whose files are gone, so an unplugged drive
+would empty the index), and the Corpus tab can list, delete and restore them. A copy
+never overwrites: a file already in the corpus with the same bytes is left as it is,
+which makes a rerun of an interrupted import cheap; a different file of the same name
+is saved beside it as ``name-2.pdf``.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.corpus.folder import free_path, writing
+from assistant.corpus.readers import ARTICLE_SUFFIXES
+from assistant.errors import CorpusError
+
+
+@dataclass
+class Imported:
+    """What an import copied, found already there, or left out and why."""
+
+    copied: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def import_files(sources: Iterable[Path], root: Path, show_progress: bool = False) -> Imported:
+    """Copy article files, and the article files under folders, into the corpus folder ``root``.
+
+    A folder's files keep their paths below a folder of the same name in the corpus.
+    Hidden files, symbolic links and files of other formats are left out with the reason.
+
+    Raises:
+        CorpusError: a source does not exist, or the corpus folder cannot be written.
+    """
+    result = Imported()
+    plan: list[tuple[Path, Path]] = []
+    corpus = root.resolve()
+    for source in sources:
+        if not source.exists() and not source.is_symlink():
+            raise CorpusError(f"{source}: no such file or folder")
+        if source.is_symlink():
+            result.skipped.append(f"{source}: a symbolic link; not followed")
+        elif source.resolve() == corpus or corpus in source.resolve().parents:
+            result.present.append(f"{source}: already in the corpus folder")
+        elif source.is_dir():
+            plan += [
+                (path, Path(source.resolve().name) / path.relative_to(source))
+                for path in _walk(source, result)
+            ]
+        elif source.suffix.lower() in ARTICLE_SUFFIXES:
+            plan.append((source, Path(source.name)))
+        else:
+            result.skipped.append(f"{source}: not a supported format ({', '.join(ARTICLE_SUFFIXES)})")
+    for path, relative in tqdm(plan, unit="file", desc="copying", disable=not show_progress or len(plan) < 2):
+        target = root / relative
+        copy = _copy_in(path, target)
+        if copy is not None:
+            result.present.append(copy.relative_to(root).as_posix())
+            continue
+        with writing(relative.as_posix()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target = free_path(target.parent, target.name)
+            shutil.copyfile(path, target)
+        result.copied.append(target.relative_to(root).as_posix())
+    return result
+
+
+def _copy_in(path: Path, target: Path) -> Path | None:
+    """A file at ``target`` (or ``target-2``...: where an earlier import put it) with ``path``'s bytes."""
+    candidate, n = target, 2
+    while candidate.exists():
+        if candidate.is_file() and filecmp.cmp(path, candidate, shallow=False):
+            return candidate
+        candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+        n += 1
+    return None
+
+
+def _walk(folder: Path, result: Imported) -> list[Path]:
+    """The article files under ``folder``, sorted; links and other formats noted in ``result``."""
+    found = []
+    for here, dirs, files in os.walk(folder):  # followlinks=False
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _linked(Path(here) / d, result))
+        for name in sorted(files):
+            path = Path(here) / name
+            if name.startswith(".") or _linked(path, result):
+                continue
+            if path.suffix.lower() in ARTICLE_SUFFIXES:
+                found.append(path)
+            else:
+                result.skipped.append(f"{path}: not a supported format")
+    return found
+
+
+def _linked(path: Path, result: Imported) -> bool:
+    if path.is_symlink():
+        result.skipped.append(f"{path}: a symbolic link; not followed")
+        return True
+    return False

@@ -1,0 +1,205 @@
+"""JSONL and CSV exports: one article per record, read as a stream.
+
+A database export may hold 100k records, so a file is never loaded whole: JSONL is read
+line by line, CSV row by row, and each record becomes an Article as it is reached.
+
+Field names (case-insensitive; the first one present is used):
+
+==========  ==========================================
+title       title, 标题, headline
+date        date, 日期, 发布时间, pubdate, published
+source      source, 来源, 媒体, publisher
+url         url, 链接, link
+body        body, text, content, 正文, 内容
+id          id, 编号, uuid
+==========  ==========================================
+
+``Settings.record_fields`` (``--fields`` or ``ASSISTANT_RECORD_FIELDS``) names other
+columns, e.g. ``body=article_text,title=headline``. A record's article id is
+``<file>#<id>``, with the record's ``id`` field, else its line (JSONL) or row (CSV)
+number: give records an id and they keep it when others are added above them. Its
+content hash covers only the mapped fields, so a change to one record re-indexes that
+record alone. A malformed line or a record with no body is skipped, named by its line
+or row, and the rest of the file is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.corpus.article import Article, from_extracted
+from assistant.corpus.extracted import Extracted
+from assistant.corpus.text import normalize_newlines
+from assistant.errors import CorpusError
+
+RECORD_SUFFIXES = (".jsonl", ".csv")
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "标题", "headline"),
+    "date": ("date", "日期", "发布时间", "pubdate", "published"),
+    "source": ("source", "来源", "媒体", "publisher"),
+    "url": ("url", "链接", "link"),
+    "body": ("body", "text", "content", "正文", "内容"),
+    "id": ("id", "编号", "uuid"),
+}
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+# Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
+_SAMPLE_BYTES = 1 << 16
+_CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16"]
+
+
+def parse_fields(spec: str) -> dict[str, tuple[str, ...]]:
+    """The field names to look for: the defaults, with ``spec``'s ``field=column`` pairs first.
+
+    Raises:
+        CorpusError: ``spec`` names a field other than title, date, source, url, body, id.
+    """
+    fields = dict(DEFAULT_FIELDS)
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, column = (s.strip() for s in pair.partition("="))
+        if not sep or key.lower() not in fields or not column:
+            raise CorpusError(
+                f"record field mapping {pair!r}: write field=column, field one of {', '.join(fields)}"
+            )
+        fields[key.lower()] = (column, *fields[key.lower()])
+    return fields
+
+
+def read_records(
+    path: Path, root: Path, fields: str, skipped: list[str], max_bytes: int
+) -> Iterator[Article]:
+    """The articles of one export file, one at a time.
+
+    Args:
+        path: a ``.jsonl`` or ``.csv`` file.
+        root: the corpus folder; ids start with the path relative to it.
+        fields: the ``field=column`` mapping (see :func:`parse_fields`).
+        skipped: each skipped record is added here with its reason.
+        max_bytes: a record whose body is larger is skipped.
+
+    Raises:
+        CorpusError: the file as a whole cannot be read (unreadable, no body column).
+    """
+    file_id = path.relative_to(root).as_posix()
+    names = parse_fields(fields)
+    rows = (
+        _jsonl_rows(path, file_id, skipped) if path.suffix.lower() == ".jsonl" else _csv_rows(path, file_id)
+    )
+    seen: set[str] = set()
+    for number, row in rows:
+        columns = {str(k).strip().lower(): v for k, v in row.items()}
+        values = {f: _value(columns, candidates) for f, candidates in names.items()}
+        key = " ".join((values.pop("id") or str(number)).split())
+        article_id = f"{file_id}#{key}"
+        if not values["body"].strip():
+            if not any(n.lower() in columns for n in names["body"]):
+                raise CorpusError(
+                    f"{file_id}: no body field in record {number}; expected one of "
+                    f"{', '.join(names['body'])} (name yours with --fields body=COLUMN)"
+                )
+            skipped.append(f"{article_id}: record {number} has no body text")
+            continue
+        if key in seen:
+            skipped.append(f"{article_id}: record {number} repeats the id {key!r} of an earlier record")
+            continue
+        seen.add(key)
+        digest = hashlib.sha256(json.dumps(values, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        extracted = Extracted(
+            text=normalize_newlines(values["body"]).strip(),
+            title=" ".join(values["title"].split()) or None,
+            date=iso_date(values["date"]),
+            source=values["source"].strip() or None,
+            url=values["url"].strip() or None,
+        )
+        try:
+            yield from_extracted(extracted, article_id, path, digest, path.suffix[1:].lower(), max_bytes, key)
+        except CorpusError as exc:
+            skipped.append(str(exc))
+
+
+def iso_date(value: str) -> str | None:
+    """``YYYY-MM-DD`` from the first date in ``value`` ("2018/10/24 09:00", "2020年6月23日"), if it is one."""
+    found = _DATE.search(value)
+    if not found:
+        return None
+    try:
+        return datetime.date(int(found[1]), int(found[2]), int(found[3])).isoformat()
+    except ValueError:  # 2020-13-45
+        return None
+
+
+def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
+    for name in candidates:
+        value = columns.get(name.lower())
+        if value is not None and str(value).strip():
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return ""
+
+
+def _jsonl_rows(path: Path, file_id: str, skipped: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, object) for each JSON object line; other lines skipped with the reason."""
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("gb18030", errors="replace")  # JSON should be UTF-8; GBK exports exist
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
+                continue
+            if not isinstance(row, dict):
+                skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
+                continue
+            yield number, row
+
+
+def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
+    """(row number, row) for each CSV row after the header, in the file's detected encoding."""
+    encoding = _csv_encoding(path, file_id)
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long article is one field
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        reader = csv.DictReader(handle)
+        number = 0
+        while True:
+            number += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise CorpusError(
+                    f"{file_id}: row {number} is not valid CSV ({exc}); the rest is not read"
+                ) from exc
+            yield number, {k: v for k, v in row.items() if k is not None}
+
+
+def _csv_encoding(path: Path, file_id: str) -> str:
+    """UTF-8 (with or without BOM), UTF-16, GB18030/GBK or Big5, judged on the file's start."""
+    with path.open("rb") as handle:
+        sample = handle.read(_SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    cut = sample if len(sample) < _SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
+    try:
+        cut.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(cut, cp_isolation=_CHINESE_ENCODINGS).best()
+    if best is None:
+        raise CorpusError(f"{file_id}: not readable as UTF-8, GB18030/GBK or Big5 text")
+    return best.encoding

@@ -1,0 +1,127 @@
+"""PDF and Word articles: real files written by reportlab and python-docx, read, indexed and quoted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import Answerer
+from assistant.config import Settings
+from assistant.corpus import read_article
+from assistant.errors import CorpusError
+from assistant.indexing import update_index
+from assistant.retrieval import Retriever
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder
+from tests.documents import HEADER, PAGE_1, PAGE_2, write_docx, write_pdf, write_scanned_pdf
+
+
+def _answerer(settings: Settings, embedder: FakeEmbedder) -> Answerer:
+    return Answerer(Retriever(load_index(settings.index_dir), embedder))
+
+
+def test_pdf_text_joins_wrapped_lines_and_drops_headers_footers_and_page_numbers(tmp_path: Path) -> None:
+    article = read_article(write_pdf(tmp_path / "要闻.pdf", [PAGE_1, PAGE_2]), tmp_path)
+    paragraphs = [p.strip("\u3000") for p in PAGE_1 + PAGE_2]
+    assert article.text == "\n".join(paragraphs)  # verbatim, no space where a line wrapped
+    assert HEADER not in article.text and "- 2 -" not in article.text
+    assert article.pages == (0, article.text.index("报告指出"))
+    assert article.format == "pdf" and article.title == "要闻.pdf"  # reportlab's title is "untitled"
+
+
+def test_pdf_answer_on_page_two_is_quoted_with_its_page(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    path = write_pdf(settings.corpus_dir / "要闻.pdf", [PAGE_1, PAGE_2])
+    report = update_index(settings, fake_embedder)
+    assert report.added == ["要闻.pdf"] and not report.skipped
+    answer = _answerer(settings, fake_embedder).ask("全年粮食产量保持在多少以上？")
+    first = answer.quotes[0]
+    assert "全年粮食产量保持在一万三千亿斤以上" in first.quote
+    assert first.page == 2 and first.file == "要闻.pdf"
+    assert read_article(path, settings.corpus_dir).text[first.start : first.end] == first.quote
+    assert f"要闻.pdf 第2页，第3段：“{first.quote}”" in first.citation
+    assert answer.to_json()["quotes"][0]["page"] == 2
+    assert "第 2 页 · 第 3 段" in answer.answer
+
+
+def test_encrypted_and_scanned_pdfs_are_skipped_with_their_reason(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    write_pdf(settings.corpus_dir / "locked.pdf", [PAGE_1], encrypt="secret")
+    write_scanned_pdf(settings.corpus_dir / "scan.pdf")
+    write_pdf(settings.corpus_dir / "ok.pdf", [PAGE_2])
+    report = update_index(settings, fake_embedder)
+    assert report.added == ["ok.pdf"]
+    reasons = dict(r.split(": ", 1) for r in report.skipped)
+    assert reasons["locked.pdf"].startswith("encrypted PDF")
+    assert "scanned PDF with no text layer" in reasons["scan.pdf"]
+
+
+def test_a_pdf_protected_only_against_editing_is_read(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=write_pdf(tmp_path / "plain.pdf", [PAGE_1, PAGE_2]))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")
+    with (tmp_path / "restricted.pdf").open("wb") as handle:
+        writer.write(handle)
+    restricted = read_article(tmp_path / "restricted.pdf", tmp_path)
+    assert restricted.text == read_article(tmp_path / "plain.pdf", tmp_path).text
+
+
+def test_docx_paragraphs_and_table_rows_in_order(tmp_path: Path) -> None:
+    article = read_article(write_docx(tmp_path / "年报.docx"), tmp_path)
+    assert article.title == "上海经济年报"  # the first heading: the properties name none
+    assert article.text.splitlines() == [
+        "上海经济年报",
+        "上海市统计局今天发布年度经济数据。",
+        "区域 | 生产总值 | 增速",
+        "浦东新区 | 一万六千亿元 | 百分之五点五",
+        "黄浦区 | 三千二百亿元 | 百分之四点九",
+        "全市居民人均可支配收入达到八万四千八百三十四元，比上年增长百分之六点六。",
+    ]
+    assert read_article(write_docx(tmp_path / "b.docx", title="年度报告"), tmp_path).title == "年度报告"
+
+
+def test_docx_table_row_is_quoted_and_a_corrupt_docx_is_skipped(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    write_docx(settings.corpus_dir / "年报.docx")
+    whole = write_docx(settings.corpus_dir / "broken.docx").read_bytes()
+    (settings.corpus_dir / "broken.docx").write_bytes(whole[: len(whole) // 2])
+    report = update_index(settings, fake_embedder)
+    assert report.added == ["年报.docx"]
+    assert report.skipped == [
+        "broken.docx: damaged or not a Word .docx document (a .doc must be saved as .docx first)"
+    ]
+    quote = _answerer(settings, fake_embedder).ask("浦东新区生产总值增速是多少？").quotes[0]
+    assert quote.quote == "浦东新区 | 一万六千亿元 | 百分之五点五"
+    assert quote.file == "年报.docx" and quote.page is None
+
+
+@pytest.mark.parametrize("name", ["fake.pdf", "fake.docx"])
+def test_a_renamed_text_file_is_refused_with_a_message(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("这不是文档。", encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"^{name}: "):
+        read_article(tmp_path / name, tmp_path)
+
+
+def test_layout_gaps_between_chinese_characters_are_not_text() -> None:
+    from assistant.corpus.pdf import _lines
+
+    assert _lines("国务院 总理作 政府工作报告 。\n2024 年 GDP 增长\n　　本报讯") == [
+        "国务院总理作政府工作报告。",
+        "2024 年 GDP 增长",
+        "　　本报讯",
+    ]
+
+
+def test_a_wrap_is_a_space_only_between_latin_characters() -> None:
+    from assistant.corpus.pdf import _join
+
+    lines = ["　　Growth in the first half of the", "year was strong——北京、上海等地", "—增速领先。"]
+    assert _join([lines]) == (
+        "Growth in the first half of the year was strong——北京、上海等地—增速领先。",
+        (0,),
+    )

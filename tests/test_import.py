@@ -1,0 +1,101 @@
+"""Bulk import from the CLI, and the Corpus tab's upload, for every format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant import service
+from assistant.cli import main
+from assistant.config import Settings
+from assistant.corpus import remove_article
+from assistant.corpus.bulk import import_files
+from assistant.errors import CorpusError
+from assistant.manage import CorpusManager
+from tests.conftest import FakeEmbedder, write_article
+from tests.documents import PAGE_1, PAGE_2, write_docx, write_pdf
+from tests.test_manage import PASSWORD, make_manager, uploaded, uploads  # noqa: F401  (uploads: a fixture)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """A newsroom's folder: a PDF, a Word draft, an export, a text file, and things that are not articles."""
+    folder = tmp_path / "archive"
+    (folder / "2024").mkdir(parents=True)
+    write_pdf(folder / "2024" / "要闻.pdf", [PAGE_1, PAGE_2])
+    write_docx(folder / "年报.docx")
+    (folder / "export.jsonl").write_text(
+        json.dumps({"id": "7", "title": "北斗", "body": "北斗系统由五十五颗卫星组成。"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    write_article(folder, "短讯.txt", "　　天津市组建医疗队增援武汉。")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff" + bytes(20))
+    (folder / "locked.pdf").write_bytes(write_pdf(folder / "x.pdf", [PAGE_1], encrypt="pw").read_bytes())
+    (folder / "x.pdf").unlink()
+    return folder
+
+
+def test_import_copies_reports_and_indexes_and_a_rerun_copies_nothing(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "idx")]
+    result = CliRunner().invoke(main, ["import", str(archive), *paths])
+    assert result.exit_code == 0, result.output
+    assert "5 files copied" in result.output and "1 left out" in result.output
+    assert "photo.jpg: not a supported format" in result.output
+    for article_id in (
+        "archive/2024/要闻.pdf",
+        "archive/年报.docx",
+        "archive/export.jsonl#7",
+        "archive/短讯.txt",
+    ):
+        assert f"added: {article_id}" in result.output
+    assert "skipped: archive/locked.pdf: encrypted PDF" in result.output
+    again = CliRunner().invoke(main, ["import", str(archive), *paths])
+    assert again.exit_code == 0 and "0 files copied" in again.output and "5 already there" in again.output
+    assert "4 unchanged" in again.output
+    asked = CliRunner().invoke(main, ["ask", "全年粮食产量保持在多少以上？", "--json", *paths])
+    quote = json.loads(asked.output)["quotes"][0]
+    assert quote["page"] == 2 and quote["file"] == "archive/2024/要闻.pdf"
+
+
+def test_import_never_overwrites_a_different_file_of_the_same_name(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_article(corpus.parent, "a.txt", "旧的。")
+    import_files([tmp_path / "a.txt"], corpus)
+    (tmp_path / "a.txt").write_text("新的。", encoding="utf-8")
+    assert import_files([tmp_path / "a.txt"], corpus).copied == ["a-2.txt"]
+    assert import_files([tmp_path / "a.txt"], corpus).present == ["a-2.txt"]
+    assert (corpus / "a.txt").read_text(encoding="utf-8") == "旧的。"
+    with pytest.raises(CorpusError, match="no such file or folder"):
+        import_files([tmp_path / "missing"], corpus)
+
+
+def test_the_corpus_tab_takes_pdf_docx_and_exports(settings: Settings, uploads: Path) -> None:  # noqa: F811
+    manager: CorpusManager = make_manager(settings)
+    token = manager.login(PASSWORD)[1]
+    pdf = write_pdf(settings.corpus_dir.parent / "p.pdf", [PAGE_1, PAGE_2]).read_bytes()
+    docx = write_docx(settings.corpus_dir.parent / "d.docx").read_bytes()
+    files = [
+        uploaded(uploads, "要闻.pdf", pdf, key="1"),
+        uploaded(uploads, "年报.docx", docx, key="2"),
+        uploaded(uploads, "坏.docx", docx[:500], key="3"),
+        uploaded(uploads, "e.csv", "title,body\n北斗,北斗系统由五十五颗卫星组成。\n".encode("gbk"), key="4"),
+        uploaded(uploads, "bad.jsonl", b"{not json\n", key="5"),
+    ]
+    saved = manager.upload(token, files)
+    for name in ("要闻.pdf", "年报.docx", "e.csv"):
+        assert f"已加入：{name}" in saved
+    assert "未加入：坏.docx: damaged or not a Word .docx document" in saved
+    assert "未加入：bad.jsonl: no record in it can be read (bad.jsonl: line 1 is not valid JSON" in saved
+    message = manager.update(token)
+    assert "新增 3 篇" in message
+    assert "e.csv" in manager.deletable() and "e.csv#1" not in manager.deletable()
+    with pytest.raises(CorpusError, match="a record of the export e.csv"):
+        remove_article(settings.corpus_dir, "e.csv#1")

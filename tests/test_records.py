@@ -1,0 +1,141 @@
+"""JSONL and CSV exports: one article per record, streamed, each with its own id and hash."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import Answerer
+from assistant.config import Settings
+from assistant.corpus.records import iso_date, parse_fields, read_records
+from assistant.errors import CorpusError
+from assistant.indexing import update_index
+from assistant.retrieval import Retriever
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder
+
+RECORDS = [
+    {
+        "id": "a1",
+        "title": "港珠澳大桥通车",
+        "date": "2018/10/24 09:00",
+        "source": "新华社",
+        "body": "港珠澳大桥今天正式通车运营。大桥全长五十五公里，是世界最长的跨海大桥。",
+    },
+    {
+        "id": "a2",
+        "title": "嫦娥四号着陆",
+        "date": "2019-01-03",
+        "source": "人民日报",
+        "body": "嫦娥四号探测器成功着陆在月球背面。这是人类探测器首次在月背实现软着陆。",
+    },
+    {
+        "id": "a3",
+        "title": "北斗组网完成",
+        "date": "2020年6月23日",
+        "source": "央视新闻",
+        "body": "北斗三号最后一颗全球组网卫星发射成功。北斗系统由五十五颗卫星组成。",
+    },
+]
+
+
+def _write_jsonl(path: Path, records: list[dict[str, str]], broken_line: int | None = None) -> Path:
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    if broken_line is not None:
+        lines.insert(broken_line - 1, '{"id": "x", "body": "没有结束的引号}')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_jsonl_with_a_malformed_line_imports_the_rest(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    _write_jsonl(settings.corpus_dir / "export.jsonl", RECORDS, broken_line=2)
+    report = update_index(settings, fake_embedder)
+    assert report.added == ["export.jsonl#a1", "export.jsonl#a2", "export.jsonl#a3"]
+    assert len(report.skipped) == 1 and report.skipped[0].startswith("export.jsonl: line 2 is not valid JSON")
+    index = load_index(settings.index_dir)
+    meta = index.articles["export.jsonl#a1"]
+    assert (meta["title"], meta["date"], meta["source"], meta["record"]) == (
+        "港珠澳大桥通车",
+        "2018-10-24",
+        "新华社",
+        "a1",
+    )
+    answer = Answerer(Retriever(index, fake_embedder)).ask("嫦娥四号探测器着陆在哪里？")
+    first = answer.quotes[0]
+    assert first.article_id == "export.jsonl#a2" and "月球背面" in first.quote
+    assert RECORDS[1]["body"][first.start : first.end] == first.quote
+    assert first.citation.startswith("《嫦娥四号着陆》，人民日报，2019-01-03，export.jsonl#a2，第1段：“")
+
+
+def test_gbk_csv_is_read_with_its_encoding_and_mapped_columns(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    path = settings.corpus_dir / "导出.csv"
+    with path.open("w", encoding="gbk", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["标题", "发布时间", "来源", "正文内容"])
+        for r in RECORDS:
+            writer.writerow([r["title"], r["date"], r["source"], r["body"]])
+    assert "北斗".encode("gbk") in path.read_bytes()
+    report = update_index(settings, fake_embedder)
+    assert report.added == [] and report.skipped[0].startswith("导出.csv: no body field in record 1")
+    mapped = replace(settings, record_fields="body=正文内容")
+    report = update_index(mapped, fake_embedder)
+    assert report.added == ["导出.csv#1", "导出.csv#2", "导出.csv#3"] and not report.skipped
+    index = load_index(settings.index_dir)
+    assert index.articles["导出.csv#3"]["date"] == "2020-06-23"
+    quote = Answerer(Retriever(index, fake_embedder)).ask("北斗系统由多少颗卫星组成？").quotes[0]
+    assert quote.article_id == "导出.csv#3" and "北斗系统由五十五颗卫星组成。" in quote.quote
+
+
+def test_changing_one_record_re_embeds_only_that_record(settings: Settings) -> None:
+    path = _write_jsonl(settings.corpus_dir / "export.jsonl", RECORDS)
+    update_index(settings, FakeEmbedder())
+    changed = [dict(r) for r in RECORDS]
+    changed[1]["body"] = "嫦娥四号探测器成功着陆在月球背面的冯卡门撞击坑。"
+    _write_jsonl(path, changed)
+    embedder = FakeEmbedder()
+    report = update_index(settings, embedder)
+    assert report.changed == ["export.jsonl#a2"]
+    assert report.unchanged == ["export.jsonl#a1", "export.jsonl#a3"]
+    assert embedder.embedded and all("冯卡门" in text for text in embedder.embedded)
+
+
+def test_records_are_streamed_not_loaded_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for n in range(5000):
+            handle.write(json.dumps({"body": f"第{n}条新闻。"}, ensure_ascii=False) + "\n")
+    records = read_records(path, tmp_path, "", [], 2**20)
+    first = next(records)  # a generator: one record made at a time
+    assert first.id == "big.jsonl#1" and first.text == "第0条新闻。"
+    assert sum(1 for _ in records) == 4999
+
+
+def test_repeated_ids_and_empty_bodies_are_skipped_by_record(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "e.jsonl", [RECORDS[0], RECORDS[0], {"id": "z", "body": "  "}, [1]])  # type: ignore[list-item]
+    skipped: list[str] = []
+    assert [a.id for a in read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)] == ["e.jsonl#a1"]
+    assert skipped == [
+        "e.jsonl#a1: record 2 repeats the id 'a1' of an earlier record",
+        "e.jsonl#z: record 3 has no body text",
+        "e.jsonl: line 4 is not a JSON object; skipped",
+    ]
+
+
+def test_a_bad_field_mapping_says_how_to_write_one() -> None:
+    with pytest.raises(CorpusError, match="write field=column"):
+        parse_fields("正文")
+    assert parse_fields("body=正文内容")["body"][0] == "正文内容"
+
+
+def test_dates_are_normalised_or_dropped() -> None:
+    assert iso_date("2018/10/24 09:00") == "2018-10-24"
+    assert iso_date("2020年6月3日") == "2020-06-03"
+    assert iso_date("2020-13-45") is None and iso_date("昨天") is None
