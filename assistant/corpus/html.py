@@ -322,9 +322,11 @@ def clean_text(text: str) -> str:
 
 
 def cut_tail(text: str) -> str:
-    """Drop what follows the article inside its block: a "相关新闻"-style heading and all after
-    it, or all after the "责任编辑" line. Only in the text's second half, where a page's
-    lists and editor lines stand; a heading in the first half may be the article's own.
+    """Drop what follows the article inside its block.
+
+    That is a "相关新闻"-style heading and all after it, or all after the "责任编辑" line;
+    only in the text's second half, where a page's lists and editor lines stand, since a
+    heading in the first half may be the article's own.
     """
     lines = text.split("\n")
     seen, half = 0, len(text) / 2
@@ -380,7 +382,7 @@ def _source(page: HtmlElement, found: str | None) -> str | None:
         return line.group(1)
     site = page.xpath("//meta[@property='og:site_name']/@content")
     name = _one_line(site[0] if site else found)
-    return _COPYRIGHT.sub("", name).strip() or None if name else None
+    return _one_line(_COPYRIGHT.sub("", name)) if name else None
 
 
 def _one_line(value: str | None) -> str | None:
