@@ -1,0 +1,249 @@
+"""Saved news pages: the article's text and metadata come out, the page's chrome does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus.extracted import Unreadable
+from assistant.corpus.html import extract_html
+
+BODY = [
+    "新京报讯（记者 王明）11月25日，城南水厂二期工程正式通水，日供水能力增加到每天30万吨。",
+    "据市水务局介绍，二期工程总投资12.6亿元，历时三年建成，可满足约150万居民的用水需求。",
+    "水务局负责人表示，明年还将改造老城区供水管网，全长约86公里，预计年底前完工。",
+]
+
+NAV = """
+<div class="header"><ul class="nav">
+  <li><a href="/">首页</a></li><li><a href="/news">新闻</a></li><li><a href="/sports">体育</a></li>
+  <li><a href="/finance">财经</a></li><li><a href="/tech">科技</a></li><li><a href="/ent">娱乐</a></li>
+</ul></div>
+<div class="ad-banner"><a href="https://ad.example.com">限时特惠：新款手机直降八百元，点击抢购！</a></div>
+"""
+
+CHROME = """
+<div class="related-news"><h3>相关新闻</h3><ul>
+  <li><a href="/1">东郊污水厂扩建完成，日处理能力翻番</a></li>
+  <li><a href="/2">全市地铁五号线下月开通试运营</a></li>
+  <li><a href="/3">新能源汽车补贴政策明年调整</a></li>
+</ul></div>
+<div class="rank"><h3>点击排行</h3><ol>
+  <li><a href="/4">某明星婚礼现场曝光，宾客名单惊人</a></li>
+  <li><a href="/5">高铁票价调整，这些线路降价两成</a></li>
+</ol></div>
+<div class="comment-list">
+  <div class="comment"><span class="user">网友甲</span><p>水费会不会涨价啊，希望有关部门说明一下情况。</p></div>
+  <div class="comment"><span class="user">网友乙</span><p>终于通水了，我们小区水压一直不够，盼了好久。</p></div>
+</div>
+<div class="footer"><p>关于我们 | 联系我们 | 广告服务</p>
+  <p>Copyright &copy; 2019 示例新闻网 版权所有 京ICP备12345678号</p></div>
+"""
+
+
+def news_page(charset: str = "utf-8", meta: bool = True, body: list[str] = BODY) -> str:
+    """A saved news page shaped like the real ones: chrome around an article block."""
+    paragraphs = "\n".join(f"<p>\u3000\u3000{line}</p>" for line in body)
+    head = f'<meta charset="{charset}">' if meta else ""
+    return f"""<!DOCTYPE html>
+<html><head>{head}
+<title>城南水厂二期工程正式通水_示例新闻网</title>
+<meta property="og:title" content="城南水厂二期工程正式通水">
+<meta property="article:published_time" content="2019-11-25T10:30:00+08:00">
+<meta name="author" content="王明">
+<link rel="canonical" href="https://news.example.com/2019/11/25/water.html">
+<script>var ads = ["不应出现的脚本文字"];</script>
+<style>.nav {{ color: red; }}</style>
+</head><body>
+{NAV}
+<div class="main"><div class="article">
+  <h1>城南水厂二期工程正式通水</h1>
+  <div class="info">2019-11-25 10:30 来源：新京报 作者：王明</div>
+  <div class="share"><a href="#">微博</a> <a href="#">微信</a> <a href="#">QQ空间</a></div>
+  <div class="article-body" id="content">
+{paragraphs}
+  <p class="editor">责任编辑：李华</p>
+  </div>
+</div>
+<div class="sidebar"><h3>热门推荐</h3><ul>
+  <li><a href="/6">明星婚礼在新西兰举行，现场布置曝光</a></li>
+  <li><a href="/7">台风今夜登陆，沿海地区停课一天</a></li>
+</ul></div>
+</div>
+{CHROME}
+</body></html>"""
+
+
+CHROME_STRINGS = [
+    "首页",
+    "限时特惠",
+    "东郊污水厂",
+    "地铁五号线",
+    "点击排行",
+    "婚礼",
+    "水费会不会涨价",
+    "网友甲",
+    "京ICP备",
+    "关于我们",
+    "不应出现的脚本文字",
+    "color: red",
+    "QQ空间",
+]
+
+
+def test_a_news_page_gives_its_article_without_the_chrome_around_it():
+    article = extract_html(news_page().encode("utf-8"), "water.html")
+
+    assert article.text.split("\n")[:3] == BODY
+    for chrome in CHROME_STRINGS:
+        assert chrome not in article.text
+    assert article.title == "城南水厂二期工程正式通水"
+    assert article.date == "2019-11-25"
+    assert article.author == "王明"
+    assert article.source == "新京报"
+    assert article.url == "https://news.example.com/2019/11/25/water.html"
+
+
+def test_paragraphs_are_one_a_line_with_spaces_normalised():
+    text = extract_html(news_page().encode("utf-8"), "water.html").text
+
+    assert "\n\n" not in text
+    assert "\u3000" not in text and "\xa0" not in text
+    assert all(line == line.strip() and line for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["meta-charset", "no-charset"])
+def test_a_gbk_page_is_decoded(declared: bool):
+    data = news_page(charset="gb2312", meta=declared).encode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+
+    article = extract_html(data, "gbk.html")
+
+    assert article.text.split("\n")[:3] == BODY
+    assert article.title == "城南水厂二期工程正式通水"
+
+
+def test_a_big5_page_with_a_damaged_byte_keeps_its_declared_charset():
+    body = [
+        "香港特區政府今日宣佈，新一輪消費券將於下月發放，每名合資格市民可獲五千元。",
+        "財政司司長表示，計劃涉及約六百三十萬名市民，預計帶動本地消費。",
+    ]
+    page = news_page(charset="big5", body=body).replace("城南水厂二期工程正式通水", "消費券下月發放")
+    for simplified in ("首页", "新闻", "体育", "财经", "科技", "娱乐"):
+        page = page.replace(simplified, "")
+    data = page.encode("big5", errors="ignore").replace(
+        "六百".encode("big5"), b"\xff" + "六百".encode("big5"), 1
+    )
+
+    text = extract_html(data, "big5.html").text
+
+    assert text.split("\n")[:2] == [body[0], body[1].replace("六百", "\ufffd六百")]
+
+
+def test_a_page_of_bare_paragraphs_is_read():
+    page = "<html><head><title>通知</title></head><body><p>" + "</p><p>".join(BODY) + "</p></body></html>"
+
+    assert extract_html(page.encode("utf-8"), "bare.html").text == "\n".join(BODY)
+
+
+def test_a_page_without_article_text_is_unreadable():
+    page = f"<html><head><title>首页_示例新闻网</title></head><body>{NAV}{CHROME}</body></html>"
+
+    with pytest.raises(Unreadable, match="no article text"):
+        extract_html(page.encode("utf-8"), "index.html")
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"])
+def test_an_empty_or_binary_file_is_unreadable(data: bytes):
+    with pytest.raises(Unreadable):
+        extract_html(data, "broken.html")
+
+
+def test_what_follows_the_editor_line_or_a_list_heading_is_not_the_article():
+    more = [*BODY, "责任编辑：李华", "延伸阅读", "去年同期，东郊水厂曾因管道检修停水两天，影响五万户居民。"]
+    text = extract_html(news_page(body=more).encode("utf-8"), "water.html").text
+
+    assert text.split("\n") == [*BODY, "责任编辑：李华"]
+
+
+def test_an_article_split_by_an_ad_into_two_blocks_keeps_both_halves():
+    second = [
+        "市水务局表示，城南水厂三期工程已完成选址，计划于2021年开工建设，总投资约9亿元。",
+        "届时全市日供水能力将达到每天120万吨，基本满足到2030年的用水需求。",
+        "水厂周边将同步建设滨水公园，面积约12公顷，向市民免费开放。",
+    ]
+    second_half = "".join(f"<p>{line}</p>" for line in second)
+    ad = '<div class="ad-box"><a href="https://ad.example.com">贷款秒批，点击领取五万元额度</a></div>'
+    page = news_page().replace(
+        '<p class="editor">', f'</div>{ad}<div class="article-body">{second_half}<p class="editor">'
+    )
+
+    text = extract_html(page.encode("utf-8"), "split.html").text
+
+    assert "\n".join([*BODY, *second]) in text
+    assert "贷款" not in text
+
+
+def test_links_and_comment_marks_inside_a_short_paragraph_stay_on_its_line():
+    """qq.com wraps stock names in <!--keyword--> marks; a short article has no recovery pass."""
+    first = (
+        '<!--keyword--><span><a href="/stock/GOOG"><!--/keyword-->谷歌<!--keyword--></a></span>'
+        '(<a href="/weibo">微博</a>)<!--/keyword-->在2014年收购的人工智能公司开发出一款新计算机。'
+    )
+    page = news_page(body=[]).replace('<p class="editor">', f"<p>{first}</p><p>{BODY[1]}</p><p>")
+
+    text = extract_html(page.encode("utf-8"), "short.html").text
+
+    assert "谷歌(微博)在2014年收购的人工智能公司开发出一款新计算机。\n" + BODY[1] in text
+
+
+def test_text_standing_in_a_div_beside_paragraphs_is_its_own_line():
+    lead = "【编者按】城南水厂二期工程今天通水，本报记者全程探访了建设现场。"
+    page = news_page().replace(
+        '<div class="article-body" id="content">', f'<div class="article-body" id="content">{lead}'
+    )
+
+    text = extract_html(page.encode("utf-8"), "lead.html").text
+
+    assert text.split("\n")[:4] == [lead, *BODY]
+
+
+def test_a_page_closing_html_early_still_gives_its_article():
+    """A site's included header can close </html> before the article (gov.cn does)."""
+    page = news_page().replace("</head><body>", "</head><body></body></html>", 1)
+
+    assert extract_html(page.encode("utf-8"), "early.html").text.split("\n")[:3] == BODY
+
+
+def test_the_headline_is_the_heading_that_the_title_names_not_another_stories():
+    page = news_page().replace(
+        '<div class="sidebar">',
+        '<div class="sidebar"><h2>作者最新文章</h2><h3>明星婚礼在新西兰举行，现场布置曝光</h3>',
+    )
+    page = page.replace('<meta property="og:title" content="城南水厂二期工程正式通水">', "")
+
+    assert extract_html(page.encode("utf-8"), "water.html").title == "城南水厂二期工程正式通水"
+
+
+DATASET = Path("/work/shared/datasets/news-html")
+
+
+@pytest.mark.skipif(not DATASET.is_dir(), reason="the news-html dataset is not on this machine")
+def test_real_pages_keep_the_answers_and_drop_the_chrome():
+    questions = [
+        json.loads(line)
+        for line in (DATASET / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts: dict[str, str] = {}
+    for question in questions:
+        page = question["page"]
+        if page not in texts:
+            texts[page] = extract_html((DATASET / "pages" / page).read_bytes(), page).text
+        text = texts[page]
+        assert all(chrome not in text for chrome in question["forbidden"]), question["id"]
+        if question["answers"]:
+            assert any(answer in text for answer in question["answers"]), question["id"]
