@@ -127,7 +127,8 @@ def titled(title: str, sentence: str) -> str:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    # pypdf and python-docx: the extracted text quotes are cut from depends on their versions.
+    # pypdf, python-docx and trafilatura: the extracted text quotes are cut from depends on
+    # their versions.
     packages = (
         "assistant",
         "sentence-transformers",
@@ -137,6 +138,7 @@ def _versions() -> dict[str, str]:
         "torch",
         "pypdf",
         "python-docx",
+        "trafilatura",
     )
     for package in packages:
         try:

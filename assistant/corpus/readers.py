@@ -32,6 +32,7 @@ Reader = Callable[[bytes, str], Extracted]
 DOCUMENT_READERS: dict[str, str] = {
     ".pdf": "assistant.corpus.pdf:extract_pdf",
     ".docx": "assistant.corpus.docx:extract_docx",
+    **dict.fromkeys((".html", ".htm"), "assistant.corpus.html:extract_html"),
 }
 ARTICLE_SUFFIXES = TEXT_SUFFIXES + tuple(DOCUMENT_READERS) + RECORD_SUFFIXES
 # A PDF or Word file carries fonts and images besides its text: its file may be this many
