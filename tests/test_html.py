@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answer import Answerer
+from assistant.config import Settings
+from assistant.corpus import read_article
 from assistant.corpus.extracted import Unreadable
 from assistant.corpus.html import extract_html
+from assistant.indexing import update_index
+from assistant.retrieval import Retriever
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder
 
 BODY = [
     "新京报讯（记者 王明）11月25日，城南水厂二期工程正式通水，日供水能力增加到每天30万吨。",
@@ -247,3 +254,25 @@ def test_real_pages_keep_the_answers_and_drop_the_chrome():
         assert all(chrome not in text for chrome in question["forbidden"]), question["id"]
         if question["answers"]:
             assert any(answer in text for answer in question["answers"]), question["id"]
+
+
+def test_an_indexed_page_is_quoted_from_its_body_and_never_from_its_chrome(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    path = settings.corpus_dir / "water.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(news_page(charset="gbk").encode("gbk"))
+    report = update_index(settings, fake_embedder)
+    assert report.added == ["water.html"] and not report.skipped
+    index = load_index(settings.index_dir)
+    assert not [c for c in CHROME_STRINGS for p in index.passages if c in p.text]
+    answerer = Answerer(Retriever(index, fake_embedder))
+
+    answer = answerer.ask("城南水厂二期工程总投资多少？")
+    first = answer.quotes[0]
+    assert "总投资12.6亿元" in first.quote
+    assert read_article(path, settings.corpus_dir).text[first.start : first.end] == first.quote
+    assert first.title == "城南水厂二期工程正式通水" and first.file == "water.html"
+    # The answer stands only in the related-news list: no quote may come from it.
+    chrome = answerer.ask("东郊污水厂扩建后日处理能力怎么样？")
+    assert not [c for c in CHROME_STRINGS for q in chrome.quotes if c in q.quote]
