@@ -176,6 +176,20 @@ def test_what_follows_the_editor_line_or_a_list_heading_is_not_the_article():
     assert text.split("\n") == [*BODY, "责任编辑：李华"]
 
 
+def test_the_sites_picks_are_cut_even_when_longer_than_a_short_article():
+    """stcn.com: a one-paragraph article whose 为你推荐 list (headline, summary, date) is longer."""
+    picks = ["为你推荐"]
+    for number in range(1, 5):
+        picks += [
+            f"第{number}条推荐新闻的标题，写得足够长以便成为一行",
+            f"这是第{number}条推荐新闻的摘要，它比文章本身的段落还要长出许多字，读者看到的是另一篇文章。",
+            "2019-09-3007:42",
+        ]
+    text = extract_html(news_page(body=[BODY[0], *picks]).encode("utf-8"), "short.html").text
+
+    assert text == BODY[0]
+
+
 def test_an_article_split_by_an_ad_into_two_blocks_keeps_both_halves():
     second = [
         "市水务局表示，城南水厂三期工程已完成选址，计划于2021年开工建设，总投资约9亿元。",

@@ -95,9 +95,11 @@ _TITLE_SEPARATOR = re.compile(r"\s*(?:[_|｜]|--|——|\s[-–—]\s|-(?=[^-]{2
 # Headings of the lists a site puts after an article, and its editor line, in cut_tail.
 _LIST_HEADING = re.compile(
     r"(?:相关(?:新闻|阅读|文章|推荐|资讯|稿件|报道|链接)|延伸(?:阅读|推荐)|(?:推荐|热门|精彩|更多)(?:新闻|阅读|文章|推荐|视频)"
-    r"|为您推荐|猜你喜欢|热点新闻|(?:点击|热门|新闻)?排行榜?|更多精彩|今日推荐|关键词|点击进入专题"
+    r"|为[您你]推荐|猜你喜欢|热点新闻|(?:点击|热门|新闻)?排行榜?|更多精彩|今日推荐|关键词|点击进入专题"
     r"|(?:网友|热门|最新|全部)评论|我要评论)(?:[:：>»|].*)?"
 )
+# Headings no article gives its own section: the site's picks for the reader, cut wherever they stand.
+_PICKS_HEADING = re.compile(r"(?:为[您你]推荐|猜你喜欢)(?:[:：>»|].*)?")
 _EDITOR_LINE = re.compile(r"[（(\[【]?(?:责任编辑|责编|编辑)[:：]")
 _SOURCE_LINE = re.compile(
     r"来源[:：]\s*([^\s:：|｜,，/()（）]{2,20}?)(?=\s|\d|作者|编辑|时间|发布|[|｜,，/()（）]|$)"
@@ -326,13 +328,17 @@ def cut_tail(text: str) -> str:
 
     That is a "相关新闻"-style heading and all after it, or all after the "责任编辑" line;
     only in the text's second half, where a page's lists and editor lines stand, since a
-    heading in the first half may be the article's own.
+    heading in the first half may be the article's own. A "为你推荐" or "猜你喜欢" heading is
+    never the article's own: it is cut after the first line wherever it stands (a short
+    article's picks list can be longer than the article, stcn.com's).
     """
     lines = text.split("\n")
     seen, half = 0, len(text) / 2
     for number, line in enumerate(lines):
+        key = re.sub(r"[\s·•]", "", line)
+        if number and _PICKS_HEADING.fullmatch(key):
+            return "\n".join(lines[:number])
         if seen >= half:
-            key = re.sub(r"[\s·•]", "", line)
             if _LIST_HEADING.fullmatch(key):
                 return "\n".join(lines[:number])
             if _EDITOR_LINE.match(key):
