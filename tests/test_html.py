@@ -190,6 +190,26 @@ def test_the_sites_picks_are_cut_even_when_longer_than_a_short_article():
     assert text == BODY[0]
 
 
+def test_the_sites_reprint_and_disclaimer_notices_are_not_the_article():
+    """csdn.com, mydrivers, qq, sina and stcn print these inside the article's block."""
+    notices = [
+        "本文为示例网原创文章，未经允许不得转载，如需转载请联系editor#example.com",
+        "转载请注明出处：示例科技",
+        "免责声明：本文来自自媒体，不代表本网的观点和立场。",
+    ]
+    body = [*BODY, *notices, "责任编辑：李华"]
+    text = extract_html(news_page(body=body).encode("utf-8"), "notices.html").text
+
+    assert text.split("\n") == [*BODY, "责任编辑：李华"]
+
+
+def test_an_article_about_reprints_keeps_its_own_sentences():
+    body = ["法院认定，被告网站未经许可转载原告文章，且在多家平台声称“版权所有，不得转载”。", *BODY]
+    text = extract_html(news_page(body=body).encode("utf-8"), "court.html").text
+
+    assert text.split("\n")[: len(body)] == body
+
+
 def test_an_article_split_by_an_ad_into_two_blocks_keeps_both_halves():
     second = [
         "市水务局表示，城南水厂三期工程已完成选址，计划于2021年开工建设，总投资约9亿元。",

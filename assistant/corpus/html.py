@@ -101,6 +101,11 @@ _LIST_HEADING = re.compile(
 # Headings no article gives its own section: the site's picks for the reader, cut wherever they stand.
 _PICKS_HEADING = re.compile(r"(?:为[您你]推荐|猜你喜欢)(?:[:：>»|].*)?")
 _EDITOR_LINE = re.compile(r"[（(\[【]?(?:责任编辑|责编|编辑)[:：]")
+# A site's reprint, copyright or disclaimer notice printed inside the article's block.
+_NOTICE_LINE = re.compile(
+    r"(?:不得|禁止|严禁|谢绝)(?:任何)?(?:转载|复制|转贴)|转载请(?:注明|联系|与)|版权(?:所有|归.{0,12}所有)"
+    r"|^[（(【\[]?(?:版权|免责)?声明[:：]"
+)
 _SOURCE_LINE = re.compile(
     r"来源[:：]\s*([^\s:：|｜,，/()（）]{2,20}?)(?=\s|\d|作者|编辑|时间|发布|[|｜,，/()（）]|$)"
 )
@@ -150,7 +155,7 @@ def extract_html(data: bytes, name: str) -> Extracted:
     text = trafilatura.extract(
         _alone(main), include_comments=False, include_tables=True, favor_recall=True, config=_config()
     )
-    text = cut_tail(clean_text(text or ""))
+    text = drop_notices(cut_tail(clean_text(text or "")))
     if len(text) < MIN_TEXT_CHARS:
         raise Unreadable("no article text found in the page")
     return Extracted(
@@ -345,6 +350,22 @@ def cut_tail(text: str) -> str:
                 return "\n".join(lines[: number + 1])
         seen += len(line) + 1
     return text
+
+
+def drop_notices(text: str) -> str:
+    """Drop the site's notice lines from the text's second half, where sites print them.
+
+    "本文为CSDN原创文章，未经允许不得转载", "转载请注明出处：快科技", "免责声明：……": the same
+    line under every article of a site, not the article's. A line in the first half is kept,
+    since an article may be about reprints or copyright.
+    """
+    lines, kept = text.split("\n"), []
+    seen, half = 0, len(text) / 2
+    for line in lines:
+        if seen < half or not _NOTICE_LINE.search(line):
+            kept.append(line)
+        seen += len(line) + 1
+    return "\n".join(kept)
 
 
 def _title(page: HtmlElement, found: str | None) -> str | None:
