@@ -16,10 +16,10 @@ copied into ``<out>/corpus`` and:
    sentence is not one) and of the text runs inside elements whose id/class says
    nav/menu/footer/comment/related/rank/recommend/hot/sidebar/share/copyright (an element
    holding half of the page's text, or the page's longest run of text outside links, is a
-   wrapper of the article, not chrome: ifeng's article box is ``js_img_share_area``). A string that also
-   stands in the page outside those links and elements (the headline in its ``<h1>``, a body
-   sentence quoted in a share box) or in ``<title>`` is not chrome. A chrome string is leaked
-   when it is in the extracted text (spaces ignored);
+   wrapper of the article, not chrome: ifeng's article box is ``js_img_share_area``). A string
+   that also stands in the page outside those links and elements (the headline in its
+   ``<h1>``, a body sentence quoted in a share box) or in ``<title>`` is not chrome. A chrome
+   string is leaked when it is in the extracted text (spaces ignored);
 3. indexed with ``assistant index build`` (the bundled model) and asked through
    :class:`assistant.service.Assistant`: per page one body question (a sentence of its text
    with a number, the number replaced by 多少) and up to 5 of its chrome strings as questions.
