@@ -93,6 +93,16 @@ def test_uploads_are_checked_named_safely_and_never_overwrite(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["新闻 稿-2.txt", "新闻 稿.txt"]
 
 
+def test_an_upload_with_a_long_chinese_name_is_saved_under_a_shortened_name(tmp_path: Path) -> None:
+    # 100 Chinese characters are 300 bytes: over the 255 a file system allows in one name.
+    name = "青岛港开通至非洲东海岸的集装箱直达航线" * 5 + ".docx.txt"
+    first = add_file(tmp_path, name, SIMPLIFIED.encode("utf-8"))
+    second = add_file(tmp_path, name, SIMPLIFIED.encode("utf-8"))
+    assert first.suffix == second.suffix == ".txt" and second.stem == f"{first.stem}-2"
+    assert name.startswith(first.stem) and len(second.name.encode("utf-8")) <= 255
+    assert read_article(first, tmp_path).text == SIMPLIFIED
+
+
 def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:
     path = add_text(tmp_path, "驰援 武汉", "　　天津市组建医疗队增援武汉。")
     assert read_article(path, tmp_path).title == "驰援 武汉"

@@ -17,6 +17,9 @@ from assistant.errors import CorpusError
 
 # Deleted articles go here; hidden, so the indexer skips them.
 TRASH = ".trash"
+# The longest name a saved upload gets, in bytes: under the 255 of file systems, with room for
+# the "-2" of a name already taken.
+MAX_NAME_BYTES = 240
 
 
 def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequence[Path] = ()) -> list[Path]:
@@ -58,10 +61,21 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
 
 
 def _safe_name(name: str) -> str:
-    """A file name without folders or characters that trouble file systems, of a format we read (else .txt)."""
+    """A file name without folders or characters that trouble file systems, of a format we read (else .txt).
+
+    The name is cut to :data:`MAX_NAME_BYTES` in UTF-8: file systems allow 255 bytes, which
+    a Chinese headline of 86 characters already fills.
+    """
     stem = Path(name.replace("\\", "/")).name
     stem = re.sub(r'[\x00-\x1f<>:"/|?*]', "_", stem).strip(" .") or "article"
-    return stem if Path(stem).suffix.lower() in ARTICLE_SUFFIXES else f"{stem}.txt"
+    suffix = Path(stem).suffix
+    if suffix.lower() in ARTICLE_SUFFIXES:
+        stem = stem[: -len(suffix)]
+    else:
+        suffix = ".txt"
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").strip(" .") or "article"
+    return stem + suffix
 
 
 def free_path(root: Path, name: str) -> Path:
