@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,28 @@ def test_the_update_message_caps_the_reasons_it_lists(settings: Settings, upload
     message = manager.update(manager.gate.login(PASSWORD))
     assert "新增 3 篇" in message and f"跳过 {MAX_REASONS + 5} 篇" in message
     assert message.count("- 跳过：") == MAX_REASONS and "另有 5 条跳过" in message
+
+
+def test_a_file_that_cannot_be_read_is_skipped_and_the_rest_imported(tmp_path: Path) -> None:
+    source = tmp_path / "drive"
+    source.mkdir()
+    write_article(source, "a.txt", "　　天津市组建医疗队增援武汉。")
+    os.mkfifo(source / "b.txt")  # reading it would wait forever
+    write_article(source, "c.txt", "　　北斗系统由五十五颗卫星组成。")
+    corpus = tmp_path / "corpus"
+    result = import_files([source, source / "b.txt"], corpus)
+    assert result.copied == ["drive/a.txt", "drive/c.txt"]
+    assert [reason.split(": ")[1] for reason in result.skipped] == [
+        "not a regular file (a pipe or device)"
+    ] * 2
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its permissions")
+def test_a_file_without_read_permission_is_skipped_and_the_rest_imported(tmp_path: Path) -> None:
+    source = tmp_path / "drive"
+    source.mkdir()
+    write_article(source, "a.txt", "　　天津市组建医疗队增援武汉。")
+    write_article(source, "b.txt", "　　北斗系统由五十五颗卫星组成。").chmod(0)
+    result = import_files([source], tmp_path / "corpus")
+    assert result.copied == ["drive/a.txt"]
+    assert result.skipped == [f"{source / 'b.txt'}: cannot be read (Permission denied); not copied"]

@@ -57,12 +57,18 @@ def import_files(sources: Iterable[Path], root: Path, show_progress: bool = Fals
                 (path, Path(source.resolve().name) / path.relative_to(source))
                 for path in _walk(source, result)
             ]
+        elif not source.is_file():
+            result.skipped.append(f"{source}: not a regular file (a pipe or device)")
         elif source.suffix.lower() in ARTICLE_SUFFIXES:
             plan.append((source, Path(source.name)))
         else:
             result.skipped.append(f"{source}: not a supported format ({', '.join(ARTICLE_SUFFIXES)})")
     for path, relative in tqdm(plan, unit="file", desc="copying", disable=not show_progress or len(plan) < 2):
         target = root / relative
+        unreadable = _unreadable(path)
+        if unreadable:
+            result.skipped.append(f"{path}: cannot be read ({unreadable}); not copied")
+            continue
         copy = _copy_in(path, target)
         if copy is not None:
             result.present.append(copy.relative_to(root).as_posix())
@@ -95,11 +101,27 @@ def _walk(folder: Path, result: Imported) -> list[Path]:
             path = Path(here) / name
             if name.startswith(".") or _linked(path, result):
                 continue
-            if path.suffix.lower() in ARTICLE_SUFFIXES:
-                found.append(path)
-            else:
+            if path.suffix.lower() not in ARTICLE_SUFFIXES:
                 result.skipped.append(f"{path}: not a supported format")
+            elif not path.is_file():
+                result.skipped.append(f"{path}: not a regular file (a pipe or device)")
+            else:
+                found.append(path)
     return found
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a source file cannot be read (no permission, I/O error), else None.
+
+    Checked before copying, so that one unreadable file is skipped rather than taken for a
+    corpus folder that cannot be written, which stops the import.
+    """
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _linked(path: Path, result: Imported) -> bool:
