@@ -138,3 +138,25 @@ def test_a_file_without_read_permission_is_skipped_and_the_rest_imported(tmp_pat
     result = import_files([source], tmp_path / "corpus")
     assert result.copied == ["drive/a.txt"]
     assert result.skipped == [f"{source / 'b.txt'}: cannot be read (Permission denied); not copied"]
+
+
+def test_a_folder_holding_the_corpus_and_the_index_imports_neither(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    write_article(corpus, "a.txt", "　　天津市组建医疗队增援武汉。")
+    (index / "v1").mkdir(parents=True)
+    write_article(index, "README.md", "# 索引\n\n这个文件夹由新闻问答维护。")
+    (tmp_path / "news").mkdir()
+    write_article(tmp_path / "news", "b.txt", "　　北斗系统由五十五颗卫星组成。")
+    for _ in range(2):  # a rerun must not nest another copy of the corpus
+        result = import_files([tmp_path], corpus, index=index)
+    assert sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*.*")) == [
+        "a.txt",
+        f"{tmp_path.name}/news/b.txt",
+    ]
+    assert result.skipped == [
+        f"{corpus}/: the corpus folder itself; its articles are already there",
+        f"{index}/: the index folder; it holds no articles",
+    ]
+    inside = import_files([index, index / "README.md"], corpus, index=index).skipped
+    assert inside == [f"{p}: in the index folder; it holds no articles" for p in (index, index / "README.md")]
