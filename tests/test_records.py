@@ -147,3 +147,13 @@ def test_a_gbk_csv_charset_normalizer_cannot_place_is_read(tmp_path: Path) -> No
     (tmp_path / "r.csv").write_bytes(f'id,body\n1,"{UNGUESSED_GBK}"\n'.encode("gbk"))
     [article] = read_records(tmp_path / "r.csv", tmp_path, "", [], 2**20)
     assert article.text == UNGUESSED_GBK
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_a_utf16_or_bom_jsonl_with_crlf_lines_is_read(tmp_path: Path, encoding: str) -> None:
+    # PowerShell's Out-File writes UTF-16 with a BOM, other Windows tools without one.
+    lines = [json.dumps(r, ensure_ascii=False) for r in RECORDS] + [""]
+    (tmp_path / "export.jsonl").write_bytes("\r\n".join(lines).encode(encoding))
+    skipped: list[str] = []
+    articles = list(read_records(tmp_path / "export.jsonl", tmp_path, "", skipped, 2**20))
+    assert [a.text for a in articles] == [r["body"] for r in RECORDS] and skipped == []

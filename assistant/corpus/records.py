@@ -143,23 +143,42 @@ def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
 
 def _jsonl_rows(path: Path, file_id: str, skipped: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
     """(line number, object) for each JSON object line; other lines skipped with the reason."""
+    for number, text in _jsonl_lines(path):
+        if not text.strip(" \t\r\n\ufeff"):
+            continue
+        try:
+            row = json.loads(text.lstrip("\ufeff"))
+        except json.JSONDecodeError as exc:
+            skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
+            continue
+        if not isinstance(row, dict):
+            skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
+            continue
+        yield number, row
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line: UTF-16 (as Windows tools save), else UTF-8 with or
+    without BOM, a line that is not UTF-8 read as GB18030.
+
+    A JSON line starts with an ASCII character, so a NUL among the first two bytes is UTF-16
+    even without a byte-order mark.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    wide = {codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}.get(head)
+    if wide is None and len(head) == 2 and 0 in head:
+        wide = "utf-16-le" if head[1] == 0 else "utf-16-be"
+    if wide:
+        with path.open(encoding=wide, errors="replace", newline="") as lines:
+            yield from enumerate(lines, 1)
+        return
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
             try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("gb18030", errors="replace")  # JSON should be UTF-8; GBK exports exist
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
-                continue
-            if not isinstance(row, dict):
-                skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
-                continue
-            yield number, row
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:  # JSON should be UTF-8; GBK exports exist
+                yield number, raw.decode("gb18030", errors="replace")
 
 
 def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
