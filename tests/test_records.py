@@ -157,3 +157,11 @@ def test_a_utf16_or_bom_jsonl_with_crlf_lines_is_read(tmp_path: Path, encoding: 
     skipped: list[str] = []
     articles = list(read_records(tmp_path / "export.jsonl", tmp_path, "", skipped, 2**20))
     assert [a.text for a in articles] == [r["body"] for r in RECORDS] and skipped == []
+
+
+def test_control_characters_in_a_record_become_line_breaks_or_spaces(tmp_path: Path) -> None:
+    # A CMS's JSON export: Windows line ends, JavaScript's line separator, Word's soft break, a NUL.
+    body = "港珠澳大桥正式通车。\r\n大桥全长55公里。\u2028桥隧结合，\v世界最长。\x00跨海\x1b大桥。"
+    (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "body": body}) + "\n", encoding="utf-8")
+    article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
+    assert article.text == "港珠澳大桥正式通车。\n大桥全长55公里。\n桥隧结合，\n世界最长。 跨海 大桥。"
