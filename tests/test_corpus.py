@@ -93,6 +93,29 @@ def test_uploads_are_checked_named_safely_and_never_overwrite(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["新闻 稿-2.txt", "新闻 稿.txt"]
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "kind"),
+    [
+        (
+            "稿.doc",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "这是一篇文章".encode("utf-16-le") * 100,
+            "old Office file",
+        ),
+        (
+            "稿.rtf",
+            rb"{\rtf1\ansi\ansicpg936 \'d5\'e2\'ca\'c7\'d2\'bb\'c6\'aa\'ce\'c4\'d5\'c2\par}",
+            "RTF document",
+        ),
+    ],
+)
+def test_a_word_file_in_an_older_format_is_refused_saying_to_save_it_as_docx(
+    tmp_path: Path, name: str, data: bytes, kind: str
+) -> None:
+    with pytest.raises(CorpusError, match=rf"this is an? {kind} \(.*save it as .docx\), not a text article"):
+        add_file(tmp_path, name, data)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_upload_with_a_long_chinese_name_is_saved_under_a_shortened_name(tmp_path: Path) -> None:
     # 100 Chinese characters are 300 bytes: over the 255 a file system allows in one name.
     name = "青岛港开通至非洲东海岸的集装箱直达航线" * 5 + ".docx.txt"
