@@ -119,7 +119,7 @@ def test_records_are_streamed_not_loaded_whole(tmp_path: Path) -> None:
 
 
 def test_repeated_ids_and_empty_bodies_are_skipped_by_record(tmp_path: Path) -> None:
-    _write_jsonl(tmp_path / "e.jsonl", [RECORDS[0], RECORDS[0], {"id": "z", "body": "  "}, [1]])  # type: ignore[list-item]
+    _write_jsonl(tmp_path / "e.jsonl", [RECORDS[0], RECORDS[0], {"id": "z", "body": "  "}, 5])  # type: ignore[list-item]
     skipped: list[str] = []
     assert [a.id for a in read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)] == ["e.jsonl#a1"]
     assert skipped == [
@@ -165,3 +165,18 @@ def test_control_characters_in_a_record_become_line_breaks_or_spaces(tmp_path: P
     (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "body": body}) + "\n", encoding="utf-8")
     article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
     assert article.text == "港珠澳大桥正式通车。\n大桥全长55公里。\n桥隧结合，\n世界最长。 跨海 大桥。"
+
+
+def test_a_json_array_in_a_jsonl_is_named_and_a_huge_line_is_not_loaded(tmp_path: Path) -> None:
+    array = json.dumps(RECORDS * 2000, ensure_ascii=False)  # a .json export renamed .jsonl: one line
+    assert len(array.encode("utf-8")) > 8 * 2**16
+    lines = [array, json.dumps(RECORDS[:1], ensure_ascii=False), json.dumps(RECORDS[1], ensure_ascii=False)]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    skipped: list[str] = []
+    articles = list(read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**16))
+    assert [a.id for a in articles] == ["e.jsonl#a2"]
+    assert skipped == [
+        "e.jsonl: line 1 is over 0.5 MB; a .jsonl file holds one article a line "
+        "(a JSON array must be written one object a line first)",
+        "e.jsonl: line 2 is a JSON array, not an object; a .jsonl file holds one article (JSON object) a line; skipped",
+    ]

@@ -33,6 +33,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, AnyStr
 
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted
@@ -49,6 +50,9 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id", "编号", "uuid"),
 }
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+# A JSONL line may be this many times the limit of one article's text: JSON escapes
+# (\u4e2d is 6 bytes for 3) and the other fields.
+LINE_FACTOR = 8
 # Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
 _SAMPLE_BYTES = 1 << 16
 
@@ -88,7 +92,9 @@ def read_records(
     file_id = path.relative_to(root).as_posix()
     names = parse_fields(fields)
     rows = (
-        _jsonl_rows(path, file_id, skipped) if path.suffix.lower() == ".jsonl" else _csv_rows(path, file_id)
+        _jsonl_rows(path, file_id, skipped, max_bytes)
+        if path.suffix.lower() == ".jsonl"
+        else _csv_rows(path, file_id)
     )
     seen: set[str] = set()
     for number, row in rows:
@@ -141,9 +147,22 @@ def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
     return ""
 
 
-def _jsonl_rows(path: Path, file_id: str, skipped: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
-    """(line number, object) for each JSON object line; other lines skipped with the reason."""
-    for number, text in _jsonl_lines(path):
+def _jsonl_rows(
+    path: Path, file_id: str, skipped: list[str], max_bytes: int
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, object) for each JSON object line; other lines skipped with the reason.
+
+    A line is read up to :data:`LINE_FACTOR` × ``max_bytes``: a JSON array of a whole export
+    saved as one line (a ``.json`` renamed ``.jsonl``) is skipped, not loaded into memory whole.
+    """
+    limit = LINE_FACTOR * max_bytes
+    for number, text in _jsonl_lines(path, limit):
+        if text is None:
+            skipped.append(
+                f"{file_id}: line {number} is over {limit / 2**20:g} MB; a .jsonl file holds one "
+                "article a line (a JSON array must be written one object a line first)"
+            )
+            continue
         if not text.strip(" \t\r\n\ufeff"):
             continue
         try:
@@ -151,18 +170,23 @@ def _jsonl_rows(path: Path, file_id: str, skipped: list[str]) -> Iterator[tuple[
         except json.JSONDecodeError as exc:
             skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
             continue
-        if not isinstance(row, dict):
+        if isinstance(row, list):
+            skipped.append(
+                f"{file_id}: line {number} is a JSON array, not an object; a .jsonl file holds one "
+                "article (JSON object) a line; skipped"
+            )
+        elif not isinstance(row, dict):
             skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
-            continue
-        yield number, row
+        else:
+            yield number, row
 
 
-def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line: UTF-16 (as Windows tools save), else UTF-8 with or
-    without BOM, a line that is not UTF-8 read as GB18030.
+def _jsonl_lines(path: Path, limit: int) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of each line, None for a line over ``limit`` bytes (or characters).
 
-    A JSON line starts with an ASCII character, so a NUL among the first two bytes is UTF-16
-    even without a byte-order mark.
+    UTF-16 (as Windows tools save), else UTF-8 with or without BOM, a line that is not UTF-8
+    read as GB18030. A JSON line starts with an ASCII character, so a NUL among the first two
+    bytes is UTF-16 even without a byte-order mark.
     """
     with path.open("rb") as handle:
         head = handle.read(2)
@@ -171,14 +195,28 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
         wide = "utf-16-le" if head[1] == 0 else "utf-16-be"
     if wide:
         with path.open(encoding=wide, errors="replace", newline="") as lines:
-            yield from enumerate(lines, 1)
+            yield from enumerate(_bounded(lines, limit, "\n"), 1)
         return
     with path.open("rb") as lines:
-        for number, raw in enumerate(lines, 1):
+        for number, raw in enumerate(_bounded(lines, limit, b"\n"), 1):
+            if raw is None:
+                yield number, None
+                continue
             try:
                 yield number, raw.decode("utf-8")
             except UnicodeDecodeError:  # JSON should be UTF-8; GBK exports exist
                 yield number, raw.decode("gb18030", errors="replace")
+
+
+def _bounded(lines: IO[AnyStr], limit: int, newline: AnyStr) -> Iterator[AnyStr | None]:
+    """Each line of ``lines``, or None for one over ``limit``, whose rest is read and dropped."""
+    while line := lines.readline(limit + 1):
+        if len(line) <= limit or line.endswith(newline):
+            yield line
+            continue
+        while line and not line.endswith(newline):
+            line = lines.readline(_SAMPLE_BYTES)
+        yield None
 
 
 def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
