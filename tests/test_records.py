@@ -180,3 +180,14 @@ def test_a_json_array_in_a_jsonl_is_named_and_a_huge_line_is_not_loaded(tmp_path
         "(a JSON array must be written one object a line first)",
         "e.jsonl: line 2 is a JSON array, not an object; a .jsonl file holds one article (JSON object) a line; skipped",
     ]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "gbk"])
+def test_a_csv_is_read_whatever_its_delimiter(tmp_path: Path, delimiter: str, encoding: str) -> None:
+    with (tmp_path / "e.csv").open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(["标题", "正文"])
+        writer.writerows([r["title"], r["body"]] for r in RECORDS)
+    articles = list(read_records(tmp_path / "e.csv", tmp_path, "", [], 2**20))
+    assert [(a.title, a.text) for a in articles] == [(r["title"], r["body"]) for r in RECORDS]

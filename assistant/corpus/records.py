@@ -20,7 +20,8 @@ columns, e.g. ``body=article_text,title=headline``. A record's article id is
 number: give records an id and they keep it when others are added above them. Its
 content hash covers only the mapped fields, so a change to one record re-indexes that
 record alone. A malformed line or a record with no body is skipped, named by its line
-or row, and the rest of the file is read.
+or row, and the rest of the file is read. A CSV may be separated by commas, tabs, semicolons
+or ``|``: the header line says which.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 # A JSONL line may be this many times the limit of one article's text: JSON escapes
 # (\u4e2d is 6 bytes for 3) and the other fields.
 LINE_FACTOR = 8
+# A CSV's delimiter is the one of these its header line holds most of (the first on a tie).
+_DELIMITERS = (",", "\t", ";", "|")
 # Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
 _SAMPLE_BYTES = 1 << 16
 
@@ -220,11 +223,15 @@ def _bounded(lines: IO[AnyStr], limit: int, newline: AnyStr) -> Iterator[AnyStr 
 
 
 def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
-    """(row number, row) for each CSV row after the header, in the file's detected encoding."""
+    """(row number, row) for each CSV row after the header, in the file's detected encoding and delimiter."""
     encoding = _csv_encoding(path, file_id)
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long article is one field
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        reader = csv.DictReader(handle)
+        header = handle.readline()
+        handle.seek(0)
+        # Excel writes ";" where "," is the decimal mark; other tools write tabs into a .csv.
+        delimiter = max(_DELIMITERS, key=header.count)
+        reader = csv.DictReader(handle, delimiter=delimiter if delimiter in header else ",")
         number = 0
         while True:
             number += 1
