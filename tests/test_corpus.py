@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,21 @@ def test_an_upload_with_a_long_chinese_name_is_saved_under_a_shortened_name(tmp_
     assert first.suffix == second.suffix == ".txt" and second.stem == f"{first.stem}-2"
     assert name.startswith(first.stem) and len(second.name.encode("utf-8")) <= 255
     assert read_article(first, tmp_path).text == SIMPLIFIED
+
+
+def test_uploads_of_one_name_at_the_same_moment_all_keep_their_files(tmp_path: Path) -> None:
+    uploads = [f"　　第{n}篇稿件。{'内容' * 50000}\n".encode() for n in range(16)]
+    for trial in range(10):
+        folder = tmp_path / str(trial)
+        start = threading.Barrier(len(uploads))
+
+        def save(data: bytes, folder: Path = folder, start: threading.Barrier = start) -> Path:
+            start.wait()
+            return add_file(folder, "稿.txt", data)
+
+        with ThreadPoolExecutor(len(uploads)) as pool:
+            saved = list(pool.map(save, uploads))
+        assert sorted(p.read_bytes() for p in saved) == sorted(uploads)
 
 
 def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:

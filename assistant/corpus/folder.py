@@ -108,9 +108,7 @@ def add_file(
         article_from_bytes(data, name, Path(name), max_bytes)
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = free_path(root, name)
-        _write_new(path, data)
-    return path
+        return _write_new(root, name, data)
 
 
 def _check_export(name: str, data: bytes, max_bytes: int, fields: str) -> None:
@@ -145,9 +143,7 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
     name = _safe_name(title[:40] + ".txt")
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = free_path(root, name)
-        _write_new(path, text.encode("utf-8"))
-    return path
+        return _write_new(root, name, text.encode("utf-8"))
 
 
 def remove_article(root: Path, article_id: str) -> Path:
@@ -183,13 +179,26 @@ def export_of(root: Path, article_id: str) -> str | None:
     return None
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a new file; a write that fails part-way (disk full) leaves no partial article."""
-    try:
-        path.write_bytes(data)
-    except OSError:
-        path.unlink(missing_ok=True)
-        raise
+def _write_new(root: Path, name: str, data: bytes) -> Path:
+    """Write a new file ``name`` in ``root``, else ``name-2``... when taken; the path written.
+
+    The name is claimed as the file is created, so two uploads of one name at the same moment
+    never overwrite each other; a write that fails part-way (disk full) leaves no partial article.
+    """
+    n = 1
+    while True:
+        path = root / (name if n == 1 else f"{Path(name).stem}-{n}{Path(name).suffix}")
+        try:
+            path.touch(exist_ok=False)  # O_CREAT | O_EXCL: the name is ours, or taken
+        except FileExistsError:
+            n += 1
+            continue
+        try:
+            path.write_bytes(data)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        return path
 
 
 @contextmanager
