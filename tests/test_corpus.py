@@ -143,6 +143,22 @@ def test_uploads_of_one_name_at_the_same_moment_all_keep_their_files(tmp_path: P
         assert sorted(p.read_bytes() for p in saved) == sorted(uploads)
 
 
+def test_an_article_deleted_meanwhile_by_another_request_is_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = add_text(tmp_path, "驰援武汉", "　　天津市组建医疗队增援武汉。")
+    rename = Path.rename
+
+    def deleted_first(self: Path, target: Path) -> Path:
+        rename(self, tmp_path / "elsewhere.txt")  # the other request's delete won the race
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", deleted_first)
+    with pytest.raises(CorpusError, match=f"^{path.name}: no such article in ") as raised:
+        remove_article(tmp_path, path.name)
+    assert raised.value.__cause__ is None  # the API's 404, not a failed write's 500
+
+
 def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:
     path = add_text(tmp_path, "驰援 武汉", "　　天津市组建医疗队增援武汉。")
     assert read_article(path, tmp_path).title == "驰援 武汉"

@@ -166,7 +166,10 @@ def remove_article(root: Path, article_id: str) -> Path:
         folder = root / TRASH / path.relative_to(root.resolve()).parent
         folder.mkdir(parents=True, exist_ok=True)
         target = free_path(folder, path.name)
-        path.rename(target)
+        try:
+            path.rename(target)
+        except FileNotFoundError:  # deleted meanwhile by another request
+            raise CorpusError(f"{article_id}: no such article in {root}") from None
     return target
 
 
