@@ -191,3 +191,14 @@ def test_a_csv_is_read_whatever_its_delimiter(tmp_path: Path, delimiter: str, en
         writer.writerows([r["title"], r["body"]] for r in RECORDS)
     articles = list(read_records(tmp_path / "e.csv", tmp_path, "", [], 2**20))
     assert [(a.title, a.text) for a in articles] == [(r["title"], r["body"]) for r in RECORDS]
+
+
+def test_a_line_of_json_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
+    nested = '{"id": "x", "body": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    _write_jsonl(tmp_path / "e.jsonl", RECORDS[:1])
+    with (tmp_path / "e.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(nested + "\n" + json.dumps(RECORDS[1], ensure_ascii=False) + "\n")
+    skipped: list[str] = []
+    articles = read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)
+    assert [a.id for a in articles] == ["e.jsonl#a1", "e.jsonl#a2"]
+    assert skipped == ["e.jsonl: line 2 is not valid JSON (nested too deeply); skipped"]

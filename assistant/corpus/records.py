@@ -170,8 +170,9 @@ def _jsonl_rows(
             continue
         try:
             row = json.loads(text.lstrip("\ufeff"))
-        except json.JSONDecodeError as exc:
-            skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
+        except (json.JSONDecodeError, RecursionError) as exc:  # [[[[… past Python's stack
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            skipped.append(f"{file_id}: line {number} is not valid JSON ({why}); skipped")
             continue
         if isinstance(row, list):
             skipped.append(
