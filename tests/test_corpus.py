@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import add_file, add_text, article_paths, decode_bytes, read_article, remove_article
+from assistant.corpus import (
+    add_file,
+    add_text,
+    article_paths,
+    decode_bytes,
+    read_article,
+    remove_article,
+    restore_article,
+)
 from assistant.errors import CorpusError
 from tests.conftest import write_article
 
@@ -157,6 +165,16 @@ def test_an_article_deleted_meanwhile_by_another_request_is_not_found(
     with pytest.raises(CorpusError, match=f"^{path.name}: no such article in ") as raised:
         remove_article(tmp_path, path.name)
     assert raised.value.__cause__ is None  # the API's 404, not a failed write's 500
+
+
+@pytest.mark.parametrize("name", ["a\x00b.txt", "长" * 200 + ".txt", "../outside.txt", "e.jsonl#\x00"])
+def test_a_name_no_article_can_have_is_not_found(tmp_path: Path, name: str) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "outside.txt").write_text("　　正文。", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no such article in "):
+        remove_article(tmp_path / "corpus", name)
+    with pytest.raises(CorpusError, match="no such article in the trash"):
+        restore_article(tmp_path / "corpus", name)
 
 
 def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:

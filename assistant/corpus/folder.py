@@ -152,8 +152,8 @@ def remove_article(root: Path, article_id: str) -> Path:
     Raises:
         CorpusError: no such article in the corpus.
     """
-    path = (root / article_id).resolve()
-    if root.resolve() not in path.parents or not path.is_file():
+    path = _file_in(root, article_id)
+    if path is None:
         export = export_of(root, article_id)
         if export:
             raise CorpusError(
@@ -177,9 +177,19 @@ def export_of(root: Path, article_id: str) -> str | None:
     """The export file (JSONL, CSV) in ``root`` that a record's article id ``file#key`` names, if any."""
     for cut in (i for i, ch in enumerate(article_id) if ch == "#"):
         name = article_id[:cut]
-        if Path(name).suffix.lower() in RECORD_SUFFIXES and (root / name).is_file():
+        if Path(name).suffix.lower() in RECORD_SUFFIXES and _file_in(root, name):
             return name
     return None
+
+
+def _file_in(folder: Path, name: str) -> Path | None:
+    """``folder / name`` resolved, when that is a file inside ``folder``; else None, also for a
+    name no path can have (a NUL in it, too long), as a request may send."""
+    try:
+        path = (folder / name).resolve()
+        return path if folder.resolve() in path.parents and path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _write_new(root: Path, name: str, data: bytes) -> Path:
@@ -245,8 +255,8 @@ def restore_article(root: Path, trashed: str) -> Path:
         CorpusError: no such article in the trash.
     """
     trash = (root / TRASH).resolve()
-    source = (trash / trashed).resolve()
-    if trash not in source.parents or not source.is_file() or source.suffix.lower() not in ARTICLE_SUFFIXES:
+    source = _file_in(trash, trashed)
+    if source is None or source.suffix.lower() not in ARTICLE_SUFFIXES:
         raise CorpusError(f"{trashed}: no such article in the trash")
     folder = root / source.relative_to(trash).parent
     folder.mkdir(parents=True, exist_ok=True)
