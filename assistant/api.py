@@ -216,12 +216,17 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
         if len(data) > limit:
             raise HTTPException(413, f"{name}: over the {limit / 2**20:.0f} MB limit for this kind of file")
         try:
-            saved = add_file(
-                settings.corpus_dir,
-                name,
-                data,
-                max_bytes=settings.max_file_bytes,
-                fields=settings.record_fields,
+            # In a worker thread: reading a large PDF takes seconds, which would stall every
+            # other request (questions, the chat page) on the event loop.
+            saved = await anyio.to_thread.run_sync(
+                partial(
+                    add_file,
+                    settings.corpus_dir,
+                    name,
+                    data,
+                    max_bytes=settings.max_file_bytes,
+                    fields=settings.record_fields,
+                )
             )
         except AssistantError as exc:
             raise fail(exc, status_of(exc)) from exc

@@ -150,7 +150,7 @@ def import_command(settings: Settings, paths: tuple[Path, ...]) -> None:
     """
     from assistant.corpus.bulk import import_files
 
-    result = import_files(paths, settings.corpus_dir, show_progress=True)
+    result = import_files(paths, settings.corpus_dir, show_progress=True, index=settings.index_dir)
     for name in result.copied:
         click.echo(f"   copied: {name}")
     for reason in result.skipped:

@@ -307,6 +307,29 @@ def test_password_checks_wait_in_line_not_in_worker_threads(
     assert slow_wrong.most == 1, "one thread at most sits in a password check"
 
 
+def test_a_slow_upload_does_not_hold_up_other_requests(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import api
+
+    real_add_file = api.add_file
+
+    def slow_add_file(*args: Any, **kwargs: Any) -> Path:  # a large PDF being read
+        time.sleep(2)
+        return real_add_file(*args, **kwargs)
+
+    assistant = make_assistant(settings)
+    monkeypatch.setattr(api, "add_file", slow_add_file)
+    with running(assistant, monkeypatch, password=PASSWORD) as port, ThreadPoolExecutor(1) as pool:
+        body, headers = multipart("b.txt", ADDED.encode("utf-8"))
+        upload = pool.submit(http, port, "POST", "/api/articles/upload", body, {**headers, **admin()})
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert call(port, "GET", "/api/articles")[0] == 200
+        assert time.monotonic() - started < 1
+        assert upload.result()[0] == 201
+
+
 def test_openapi_page_is_served_beside_the_chat(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     with running(make_assistant(settings), monkeypatch, password=None) as port:
         status, page = http(port, "GET", "/api/docs")

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from assistant.corpus import add_file, add_text, article_paths, decode_bytes, read_article, remove_article
+from assistant.corpus import (
+    add_file,
+    add_text,
+    article_paths,
+    decode_bytes,
+    read_article,
+    remove_article,
+    restore_article,
+)
 from assistant.errors import CorpusError
 from tests.conftest import write_article
 
@@ -91,6 +101,80 @@ def test_uploads_are_checked_named_safely_and_never_overwrite(tmp_path: Path) ->
     with pytest.raises(CorpusError, match="PNG image"):
         add_file(tmp_path, "photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["新闻 稿-2.txt", "新闻 稿.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "kind"),
+    [
+        (
+            "稿.doc",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "这是一篇文章".encode("utf-16-le") * 100,
+            "old Office file",
+        ),
+        (
+            "稿.rtf",
+            rb"{\rtf1\ansi\ansicpg936 \'d5\'e2\'ca\'c7\'d2\'bb\'c6\'aa\'ce\'c4\'d5\'c2\par}",
+            "RTF document",
+        ),
+    ],
+)
+def test_a_word_file_in_an_older_format_is_refused_saying_to_save_it_as_docx(
+    tmp_path: Path, name: str, data: bytes, kind: str
+) -> None:
+    with pytest.raises(CorpusError, match=rf"this is an? {kind} \(.*save it as .docx\), not a text article"):
+        add_file(tmp_path, name, data)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_with_a_long_chinese_name_is_saved_under_a_shortened_name(tmp_path: Path) -> None:
+    # 100 Chinese characters are 300 bytes: over the 255 a file system allows in one name.
+    name = "青岛港开通至非洲东海岸的集装箱直达航线" * 5 + ".docx.txt"
+    first = add_file(tmp_path, name, SIMPLIFIED.encode("utf-8"))
+    second = add_file(tmp_path, name, SIMPLIFIED.encode("utf-8"))
+    assert first.suffix == second.suffix == ".txt" and second.stem == f"{first.stem}-2"
+    assert name.startswith(first.stem) and len(second.name.encode("utf-8")) <= 255
+    assert read_article(first, tmp_path).text == SIMPLIFIED
+
+
+def test_uploads_of_one_name_at_the_same_moment_all_keep_their_files(tmp_path: Path) -> None:
+    uploads = [f"　　第{n}篇稿件。{'内容' * 50000}\n".encode() for n in range(16)]
+    for trial in range(10):
+        folder = tmp_path / str(trial)
+        start = threading.Barrier(len(uploads))
+
+        def save(data: bytes, folder: Path = folder, start: threading.Barrier = start) -> Path:
+            start.wait()
+            return add_file(folder, "稿.txt", data)
+
+        with ThreadPoolExecutor(len(uploads)) as pool:
+            saved = list(pool.map(save, uploads))
+        assert sorted(p.read_bytes() for p in saved) == sorted(uploads)
+
+
+def test_an_article_deleted_meanwhile_by_another_request_is_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = add_text(tmp_path, "驰援武汉", "　　天津市组建医疗队增援武汉。")
+    rename = Path.rename
+
+    def deleted_first(self: Path, target: Path) -> Path:
+        rename(self, tmp_path / "elsewhere.txt")  # the other request's delete won the race
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", deleted_first)
+    with pytest.raises(CorpusError, match=f"^{path.name}: no such article in ") as raised:
+        remove_article(tmp_path, path.name)
+    assert raised.value.__cause__ is None  # the API's 404, not a failed write's 500
+
+
+@pytest.mark.parametrize("name", ["a\x00b.txt", "长" * 200 + ".txt", "../outside.txt", "e.jsonl#\x00"])
+def test_a_name_no_article_can_have_is_not_found(tmp_path: Path, name: str) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "outside.txt").write_text("　　正文。", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no such article in "):
+        remove_article(tmp_path / "corpus", name)
+    with pytest.raises(CorpusError, match="no such article in the trash"):
+        restore_article(tmp_path / "corpus", name)
 
 
 def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path) -> None:

@@ -115,6 +115,29 @@ def test_a_renamed_text_file_is_refused_with_a_message(tmp_path: Path, name: str
         read_article(tmp_path / name, tmp_path)
 
 
+def test_a_docx_that_unpacks_to_too_much_is_refused_before_it_is_unpacked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from assistant.corpus import docx
+
+    # A zip bomb: a valid Word file whose document.xml is padded with a comment of blanks.
+    packed = zipfile.ZipFile(write_docx(tmp_path / "x.docx"))
+    with zipfile.ZipFile(tmp_path / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in packed.infolist():
+            data = packed.read(info)
+            if info.filename == "word/document.xml":
+                cut = data.index(b"<w:body>")
+                data = data[:cut] + b"<!--" + b" " * 2**22 + b"-->" + data[cut:]
+            bomb.writestr(info.filename, data)
+    assert (tmp_path / "bomb.docx").stat().st_size < 2**16
+    assert "上海经济年报" in read_article(tmp_path / "bomb.docx", tmp_path).text  # within the limit
+    monkeypatch.setattr(docx, "MAX_UNPACKED_BYTES", 2**22)
+    with pytest.raises(CorpusError, match=r"^bomb.docx: unpacks to 5 MB, over the 4 MB"):
+        read_article(tmp_path / "bomb.docx", tmp_path)
+
+
 def test_layout_gaps_between_chinese_characters_are_not_text() -> None:
     from assistant.corpus.pdf import _lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,50 @@ def test_the_update_message_caps_the_reasons_it_lists(settings: Settings, upload
     message = manager.update(manager.gate.login(PASSWORD))
     assert "新增 3 篇" in message and f"跳过 {MAX_REASONS + 5} 篇" in message
     assert message.count("- 跳过：") == MAX_REASONS and "另有 5 条跳过" in message
+
+
+def test_a_file_that_cannot_be_read_is_skipped_and_the_rest_imported(tmp_path: Path) -> None:
+    source = tmp_path / "drive"
+    source.mkdir()
+    write_article(source, "a.txt", "　　天津市组建医疗队增援武汉。")
+    os.mkfifo(source / "b.txt")  # reading it would wait forever
+    write_article(source, "c.txt", "　　北斗系统由五十五颗卫星组成。")
+    corpus = tmp_path / "corpus"
+    result = import_files([source, source / "b.txt"], corpus)
+    assert result.copied == ["drive/a.txt", "drive/c.txt"]
+    assert [reason.split(": ")[1] for reason in result.skipped] == [
+        "not a regular file (a pipe or device)"
+    ] * 2
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its permissions")
+def test_a_file_without_read_permission_is_skipped_and_the_rest_imported(tmp_path: Path) -> None:
+    source = tmp_path / "drive"
+    source.mkdir()
+    write_article(source, "a.txt", "　　天津市组建医疗队增援武汉。")
+    write_article(source, "b.txt", "　　北斗系统由五十五颗卫星组成。").chmod(0)
+    result = import_files([source], tmp_path / "corpus")
+    assert result.copied == ["drive/a.txt"]
+    assert result.skipped == [f"{source / 'b.txt'}: cannot be read (Permission denied); not copied"]
+
+
+def test_a_folder_holding_the_corpus_and_the_index_imports_neither(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    write_article(corpus, "a.txt", "　　天津市组建医疗队增援武汉。")
+    (index / "v1").mkdir(parents=True)
+    write_article(index, "README.md", "# 索引\n\n这个文件夹由新闻问答维护。")
+    (tmp_path / "news").mkdir()
+    write_article(tmp_path / "news", "b.txt", "　　北斗系统由五十五颗卫星组成。")
+    for _ in range(2):  # a rerun must not nest another copy of the corpus
+        result = import_files([tmp_path], corpus, index=index)
+    assert sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*.*")) == [
+        "a.txt",
+        f"{tmp_path.name}/news/b.txt",
+    ]
+    assert result.skipped == [
+        f"{corpus}/: the corpus folder itself; its articles are already there",
+        f"{index}/: the index folder; it holds no articles",
+    ]
+    inside = import_files([index, index / "README.md"], corpus, index=index).skipped
+    assert inside == [f"{p}: in the index folder; it holds no articles" for p in (index, index / "README.md")]

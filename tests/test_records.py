@@ -119,7 +119,7 @@ def test_records_are_streamed_not_loaded_whole(tmp_path: Path) -> None:
 
 
 def test_repeated_ids_and_empty_bodies_are_skipped_by_record(tmp_path: Path) -> None:
-    _write_jsonl(tmp_path / "e.jsonl", [RECORDS[0], RECORDS[0], {"id": "z", "body": "  "}, [1]])  # type: ignore[list-item]
+    _write_jsonl(tmp_path / "e.jsonl", [RECORDS[0], RECORDS[0], {"id": "z", "body": "  "}, 5])  # type: ignore[list-item]
     skipped: list[str] = []
     assert [a.id for a in read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)] == ["e.jsonl#a1"]
     assert skipped == [
@@ -147,3 +147,58 @@ def test_a_gbk_csv_charset_normalizer_cannot_place_is_read(tmp_path: Path) -> No
     (tmp_path / "r.csv").write_bytes(f'id,body\n1,"{UNGUESSED_GBK}"\n'.encode("gbk"))
     [article] = read_records(tmp_path / "r.csv", tmp_path, "", [], 2**20)
     assert article.text == UNGUESSED_GBK
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_a_utf16_or_bom_jsonl_with_crlf_lines_is_read(tmp_path: Path, encoding: str) -> None:
+    # PowerShell's Out-File writes UTF-16 with a BOM, other Windows tools without one.
+    lines = [json.dumps(r, ensure_ascii=False) for r in RECORDS] + [""]
+    (tmp_path / "export.jsonl").write_bytes("\r\n".join(lines).encode(encoding))
+    skipped: list[str] = []
+    articles = list(read_records(tmp_path / "export.jsonl", tmp_path, "", skipped, 2**20))
+    assert [a.text for a in articles] == [r["body"] for r in RECORDS] and skipped == []
+
+
+def test_control_characters_in_a_record_become_line_breaks_or_spaces(tmp_path: Path) -> None:
+    # A CMS's JSON export: Windows line ends, JavaScript's line separator, Word's soft break, a NUL.
+    body = "港珠澳大桥正式通车。\r\n大桥全长55公里。\u2028桥隧结合，\v世界最长。\x00跨海\x1b大桥。"
+    (tmp_path / "e.jsonl").write_text(json.dumps({"id": "a", "body": body}) + "\n", encoding="utf-8")
+    article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
+    assert article.text == "港珠澳大桥正式通车。\n大桥全长55公里。\n桥隧结合，\n世界最长。 跨海 大桥。"
+
+
+def test_a_json_array_in_a_jsonl_is_named_and_a_huge_line_is_not_loaded(tmp_path: Path) -> None:
+    array = json.dumps(RECORDS * 2000, ensure_ascii=False)  # a .json export renamed .jsonl: one line
+    assert len(array.encode("utf-8")) > 8 * 2**16
+    lines = [array, json.dumps(RECORDS[:1], ensure_ascii=False), json.dumps(RECORDS[1], ensure_ascii=False)]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    skipped: list[str] = []
+    articles = list(read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**16))
+    assert [a.id for a in articles] == ["e.jsonl#a2"]
+    assert skipped == [
+        "e.jsonl: line 1 is over 0.5 MB; a .jsonl file holds one article a line "
+        "(a JSON array must be written one object a line first)",
+        "e.jsonl: line 2 is a JSON array, not an object; a .jsonl file holds one article (JSON object) a line; skipped",
+    ]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "gbk"])
+def test_a_csv_is_read_whatever_its_delimiter(tmp_path: Path, delimiter: str, encoding: str) -> None:
+    with (tmp_path / "e.csv").open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(["标题", "正文"])
+        writer.writerows([r["title"], r["body"]] for r in RECORDS)
+    articles = list(read_records(tmp_path / "e.csv", tmp_path, "", [], 2**20))
+    assert [(a.title, a.text) for a in articles] == [(r["title"], r["body"]) for r in RECORDS]
+
+
+def test_a_line_of_json_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
+    nested = '{"id": "x", "body": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    _write_jsonl(tmp_path / "e.jsonl", RECORDS[:1])
+    with (tmp_path / "e.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(nested + "\n" + json.dumps(RECORDS[1], ensure_ascii=False) + "\n")
+    skipped: list[str] = []
+    articles = read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)
+    assert [a.id for a in articles] == ["e.jsonl#a1", "e.jsonl#a2"]
+    assert skipped == ["e.jsonl: line 2 is not valid JSON (nested too deeply); skipped"]

@@ -9,6 +9,15 @@ from assistant.corpus.extracted import Extracted
 from assistant.errors import CorpusError
 
 MAX_TITLE_CHARS = 40
+# What from_extracted makes of control characters: the line breaks of Word (\v, \f), of
+# JavaScript exports (U+2028, U+2029) and old Mac files become "\n"; every other control
+# character (NUL, ESC, C1 controls) a space. Tab stays.
+_BREAKS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_CONTROLS = {
+    code: "\n" if chr(code) in _BREAKS else " "
+    for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+    if chr(code) not in "\t\n"
+}
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,10 @@ def from_extracted(
     Raises:
         CorpusError: the extracted text has no words, or is over ``max_chars_bytes`` in UTF-8.
     """
-    # Readers hand back "\n" line ends; a stray "\r" becomes "\n" one for one, so offsets
-    # (pages) stay true and nothing after this ever sees a "\r".
-    text = extracted.text.replace("\r", "\n")
+    # Readers hand back "\n" line ends; a stray "\r" or other line break becomes "\n" and any
+    # other control character a space, one for one, so offsets (pages) stay true and no quote
+    # holds a NUL or a break the paragraph count does not see.
+    text = extracted.text.translate(_CONTROLS)
     if not any(ch.isalnum() for ch in text):
         raise CorpusError(f"{article_id}: no text to index")
     size = len(text.encode("utf-8"))

@@ -15,6 +15,10 @@ import zipfile
 from assistant.corpus.extracted import Extracted, Unreadable
 
 CELL_SEPARATOR = " | "
+# A .docx is a zip: python-docx unpacks every part into memory, so a small file that unpacks
+# to gigabytes (a zip bomb: 450 KB made 400 MB of XML, 830 MB of memory) would exhaust the
+# server's. Word files of news articles with photos unpack to a few tens of MB.
+MAX_UNPACKED_BYTES = 256 * 2**20
 
 
 def extract_docx(data: bytes, name: str) -> Extracted:
@@ -27,6 +31,14 @@ def extract_docx(data: bytes, name: str) -> Extracted:
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            # zipfile never unpacks a part past its declared size, so the sum bounds the memory.
+            unpacked = sum(info.file_size for info in package.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise Unreadable(
+                f"unpacks to {unpacked / 2**20:.0f} MB, over the {MAX_UNPACKED_BYTES / 2**20:.0f} MB "
+                "a Word article may hold (a damaged or malicious file?)"
+            )
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise Unreadable(

@@ -17,6 +17,9 @@ from assistant.errors import CorpusError
 
 # Deleted articles go here; hidden, so the indexer skips them.
 TRASH = ".trash"
+# The longest name a saved upload gets, in bytes: under the 255 of file systems, with room for
+# the "-2" of a name already taken.
+MAX_NAME_BYTES = 240
 
 
 def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequence[Path] = ()) -> list[Path]:
@@ -58,10 +61,21 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
 
 
 def _safe_name(name: str) -> str:
-    """A file name without folders or characters that trouble file systems, of a format we read (else .txt)."""
+    """A file name without folders or characters that trouble file systems, of a format we read (else .txt).
+
+    The name is cut to :data:`MAX_NAME_BYTES` in UTF-8: file systems allow 255 bytes, which
+    a Chinese headline of 86 characters already fills.
+    """
     stem = Path(name.replace("\\", "/")).name
     stem = re.sub(r'[\x00-\x1f<>:"/|?*]', "_", stem).strip(" .") or "article"
-    return stem if Path(stem).suffix.lower() in ARTICLE_SUFFIXES else f"{stem}.txt"
+    suffix = Path(stem).suffix
+    if suffix.lower() in ARTICLE_SUFFIXES:
+        stem = stem[: -len(suffix)]
+    else:
+        suffix = ".txt"
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").strip(" .") or "article"
+    return stem + suffix
 
 
 def free_path(root: Path, name: str) -> Path:
@@ -94,9 +108,7 @@ def add_file(
         article_from_bytes(data, name, Path(name), max_bytes)
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = free_path(root, name)
-        _write_new(path, data)
-    return path
+        return _write_new(root, name, data)
 
 
 def _check_export(name: str, data: bytes, max_bytes: int, fields: str) -> None:
@@ -131,9 +143,7 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
     name = _safe_name(title[:40] + ".txt")
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        path = free_path(root, name)
-        _write_new(path, text.encode("utf-8"))
-    return path
+        return _write_new(root, name, text.encode("utf-8"))
 
 
 def remove_article(root: Path, article_id: str) -> Path:
@@ -142,8 +152,8 @@ def remove_article(root: Path, article_id: str) -> Path:
     Raises:
         CorpusError: no such article in the corpus.
     """
-    path = (root / article_id).resolve()
-    if root.resolve() not in path.parents or not path.is_file():
+    path = _file_in(root, article_id)
+    if path is None:
         export = export_of(root, article_id)
         if export:
             raise CorpusError(
@@ -156,7 +166,10 @@ def remove_article(root: Path, article_id: str) -> Path:
         folder = root / TRASH / path.relative_to(root.resolve()).parent
         folder.mkdir(parents=True, exist_ok=True)
         target = free_path(folder, path.name)
-        path.rename(target)
+        try:
+            path.rename(target)
+        except FileNotFoundError:  # deleted meanwhile by another request
+            raise CorpusError(f"{article_id}: no such article in {root}") from None
     return target
 
 
@@ -164,18 +177,41 @@ def export_of(root: Path, article_id: str) -> str | None:
     """The export file (JSONL, CSV) in ``root`` that a record's article id ``file#key`` names, if any."""
     for cut in (i for i, ch in enumerate(article_id) if ch == "#"):
         name = article_id[:cut]
-        if Path(name).suffix.lower() in RECORD_SUFFIXES and (root / name).is_file():
+        if Path(name).suffix.lower() in RECORD_SUFFIXES and _file_in(root, name):
             return name
     return None
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a new file; a write that fails part-way (disk full) leaves no partial article."""
+def _file_in(folder: Path, name: str) -> Path | None:
+    """``folder / name`` resolved, when that is a file inside ``folder``; else None, also for a
+    name no path can have (a NUL in it, too long), as a request may send."""
     try:
-        path.write_bytes(data)
-    except OSError:
-        path.unlink(missing_ok=True)
-        raise
+        path = (folder / name).resolve()
+        return path if folder.resolve() in path.parents and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_new(root: Path, name: str, data: bytes) -> Path:
+    """Write a new file ``name`` in ``root``, else ``name-2``... when taken; the path written.
+
+    The name is claimed as the file is created, so two uploads of one name at the same moment
+    never overwrite each other; a write that fails part-way (disk full) leaves no partial article.
+    """
+    n = 1
+    while True:
+        path = root / (name if n == 1 else f"{Path(name).stem}-{n}{Path(name).suffix}")
+        try:
+            path.touch(exist_ok=False)  # O_CREAT | O_EXCL: the name is ours, or taken
+        except FileExistsError:
+            n += 1
+            continue
+        try:
+            path.write_bytes(data)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        return path
 
 
 @contextmanager
@@ -219,8 +255,8 @@ def restore_article(root: Path, trashed: str) -> Path:
         CorpusError: no such article in the trash.
     """
     trash = (root / TRASH).resolve()
-    source = (trash / trashed).resolve()
-    if trash not in source.parents or not source.is_file() or source.suffix.lower() not in ARTICLE_SUFFIXES:
+    source = _file_in(trash, trashed)
+    if source is None or source.suffix.lower() not in ARTICLE_SUFFIXES:
         raise CorpusError(f"{trashed}: no such article in the trash")
     folder = root / source.relative_to(trash).parent
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ columns, e.g. ``body=article_text,title=headline``. A record's article id is
 number: give records an id and they keep it when others are added above them. Its
 content hash covers only the mapped fields, so a change to one record re-indexes that
 record alone. A malformed line or a record with no body is skipped, named by its line
-or row, and the rest of the file is read.
+or row, and the rest of the file is read. A CSV may be separated by commas, tabs, semicolons
+or ``|``: the header line says which.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, AnyStr
 
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted
@@ -49,6 +51,11 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id", "编号", "uuid"),
 }
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+# A JSONL line may be this many times the limit of one article's text: JSON escapes
+# (\u4e2d is 6 bytes for 3) and the other fields.
+LINE_FACTOR = 8
+# A CSV's delimiter is the one of these its header line holds most of (the first on a tie).
+_DELIMITERS = (",", "\t", ";", "|")
 # Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
 _SAMPLE_BYTES = 1 << 16
 
@@ -88,7 +95,9 @@ def read_records(
     file_id = path.relative_to(root).as_posix()
     names = parse_fields(fields)
     rows = (
-        _jsonl_rows(path, file_id, skipped) if path.suffix.lower() == ".jsonl" else _csv_rows(path, file_id)
+        _jsonl_rows(path, file_id, skipped, max_bytes)
+        if path.suffix.lower() == ".jsonl"
+        else _csv_rows(path, file_id)
     )
     seen: set[str] = set()
     for number, row in rows:
@@ -141,33 +150,89 @@ def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
     return ""
 
 
-def _jsonl_rows(path: Path, file_id: str, skipped: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
-    """(line number, object) for each JSON object line; other lines skipped with the reason."""
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("gb18030", errors="replace")  # JSON should be UTF-8; GBK exports exist
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                skipped.append(f"{file_id}: line {number} is not valid JSON ({exc.msg}); skipped")
-                continue
-            if not isinstance(row, dict):
-                skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
-                continue
+def _jsonl_rows(
+    path: Path, file_id: str, skipped: list[str], max_bytes: int
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, object) for each JSON object line; other lines skipped with the reason.
+
+    A line is read up to :data:`LINE_FACTOR` × ``max_bytes``: a JSON array of a whole export
+    saved as one line (a ``.json`` renamed ``.jsonl``) is skipped, not loaded into memory whole.
+    """
+    limit = LINE_FACTOR * max_bytes
+    for number, text in _jsonl_lines(path, limit):
+        if text is None:
+            skipped.append(
+                f"{file_id}: line {number} is over {limit / 2**20:g} MB; a .jsonl file holds one "
+                "article a line (a JSON array must be written one object a line first)"
+            )
+            continue
+        if not text.strip(" \t\r\n\ufeff"):
+            continue
+        try:
+            row = json.loads(text.lstrip("\ufeff"))
+        except (json.JSONDecodeError, RecursionError) as exc:  # [[[[… past Python's stack
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            skipped.append(f"{file_id}: line {number} is not valid JSON ({why}); skipped")
+            continue
+        if isinstance(row, list):
+            skipped.append(
+                f"{file_id}: line {number} is a JSON array, not an object; a .jsonl file holds one "
+                "article (JSON object) a line; skipped"
+            )
+        elif not isinstance(row, dict):
+            skipped.append(f"{file_id}: line {number} is not a JSON object; skipped")
+        else:
             yield number, row
 
 
+def _jsonl_lines(path: Path, limit: int) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of each line, None for a line over ``limit`` bytes (or characters).
+
+    UTF-16 (as Windows tools save), else UTF-8 with or without BOM, a line that is not UTF-8
+    read as GB18030. A JSON line starts with an ASCII character, so a NUL among the first two
+    bytes is UTF-16 even without a byte-order mark.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    wide = {codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}.get(head)
+    if wide is None and len(head) == 2 and 0 in head:
+        wide = "utf-16-le" if head[1] == 0 else "utf-16-be"
+    if wide:
+        with path.open(encoding=wide, errors="replace", newline="") as lines:
+            yield from enumerate(_bounded(lines, limit, "\n"), 1)
+        return
+    with path.open("rb") as lines:
+        for number, raw in enumerate(_bounded(lines, limit, b"\n"), 1):
+            if raw is None:
+                yield number, None
+                continue
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:  # JSON should be UTF-8; GBK exports exist
+                yield number, raw.decode("gb18030", errors="replace")
+
+
+def _bounded(lines: IO[AnyStr], limit: int, newline: AnyStr) -> Iterator[AnyStr | None]:
+    """Each line of ``lines``, or None for one over ``limit``, whose rest is read and dropped."""
+    while line := lines.readline(limit + 1):
+        if len(line) <= limit or line.endswith(newline):
+            yield line
+            continue
+        while line and not line.endswith(newline):
+            line = lines.readline(_SAMPLE_BYTES)
+        yield None
+
+
 def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
-    """(row number, row) for each CSV row after the header, in the file's detected encoding."""
+    """(row number, row) for each CSV row after the header, in the file's detected encoding and delimiter."""
     encoding = _csv_encoding(path, file_id)
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long article is one field
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        reader = csv.DictReader(handle)
+        header = handle.readline()
+        handle.seek(0)
+        # Excel writes ";" where "," is the decimal mark; other tools write tabs into a .csv.
+        delimiter = max(_DELIMITERS, key=header.count)
+        reader = csv.DictReader(handle, delimiter=delimiter if delimiter in header else ",")
         number = 0
         while True:
             number += 1

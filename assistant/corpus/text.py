@@ -40,6 +40,10 @@ _MAGIC = {
     b"%PDF": "a PDF document",
     b"PK\x03\x04": "a ZIP archive (or Office document)",
     b"\x7fELF": "an executable",
+    # Word 97-2003 (.doc) and WPS Office files are OLE compound files; RTF is ASCII markup whose
+    # Chinese is escaped (\\'d5\\'e2), which would pass for a text article of control words.
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Office file (.doc, .wps, .xls; save it as .docx)",
+    b"{\\rtf": "an RTF document (save it as .docx)",
 }
 # Encodings a Chinese news file comes in besides UTF-8; charset-normalizer picks.
 _CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be"]
