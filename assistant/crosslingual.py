@@ -34,14 +34,15 @@ _PINYIN = re.compile(
     r"(?:iang|iong|uang|ueng|ang|eng|ing|ong|uan|ian|iao|uai|ai|ei|ao|ou|an|en|in|un|ia|ie|iu|ua|uo|ue|ui|er"
     r"|a|o|e|i|u|v))+"
 )
-# Function and question words: they carry no content a Chinese sentence could match.
+# Function and question words: they carry no content a Chinese sentence could match. (Kept as
+# running text, which reads and edits more easily than a hundred quoted strings.)
 _STOPWORDS = frozenset(
     """a an the of in on at to for by from with as into onto about over under after before during
     and or but nor not no yes is are was were be been being am do does did done has have had having
     will would shall should can could may might must what which who whom whose when where why how
     many much that this these those there their its his her hers him he she it they them we us our
     you your i me my mine any some each every all both either neither one ones than then so such
-    up down out off again further once here now way also just only very roughly about approximately
+    up down out off again further once here now way also just only very roughly approximately
     total totally exactly according reported report say said says get got take took since""".split()  # noqa: SIM905
 )
 
