@@ -202,3 +202,21 @@ def test_a_line_of_json_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
     articles = read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)
     assert [a.id for a in articles] == ["e.jsonl#a1", "e.jsonl#a2"]
     assert skipped == ["e.jsonl: line 2 is not valid JSON (nested too deeply); skipped"]
+
+
+def test_an_unclosed_quote_in_a_csv_stops_at_the_article_limit_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "open.csv"
+    rows = "\n".join(f"第{n}条,正文{n}。" for n in range(2000))
+    path.write_text(f'title,body\n第一条,"没有收尾的引号\n{rows}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"row 1 has a field over the .* limit .*unclosed quote"):
+        list(read_records(path, tmp_path, "", [], 4096))
+    # A long article within the limit is still one field.
+    fine = tmp_path / "long.csv"
+    fine.write_text(f'title,body\n长文,"{"很长的正文。" * 500}"\n', encoding="utf-8")
+    assert len(next(read_records(fine, tmp_path, "", [], 2**20)).text) == 3000
+
+
+def test_a_title_that_is_really_a_body_is_cut_short(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "t.jsonl", [{"id": "1", "title": "标题" * 300, "body": "正文。"}])
+    article = next(read_records(tmp_path / "t.jsonl", tmp_path, "", [], 2**20))
+    assert len(article.title) == 200 and article.title.endswith("…")

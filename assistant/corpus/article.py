@@ -9,6 +9,10 @@ from assistant.corpus.extracted import Extracted
 from assistant.errors import CorpusError
 
 MAX_TITLE_CHARS = 40
+# A title a file or record names is cut to this many characters: a mapping mistake
+# (--fields title=正文) or a PDF whose metadata holds its text would put a whole article into
+# every citation line.
+LONGEST_TITLE = 200
 # What from_extracted makes of control characters: the line breaks of Word (\v, \f), of
 # JavaScript exports (U+2028, U+2029) and old Mac files become "\n"; every other control
 # character (NUL, ESC, C1 controls) a space. Tab stays.
@@ -93,7 +97,9 @@ def from_extracted(
         id=article_id,
         path=path,
         text=text,
-        title=extracted.title or title_from_body(text) or (article_id if record else Path(article_id).stem),
+        title=_shortened(extracted.title)
+        or title_from_body(text)
+        or (article_id if record else Path(article_id).stem),
         encoding=fmt,
         content_hash=digest,
         date=extracted.date,
@@ -104,3 +110,10 @@ def from_extracted(
         format=fmt,
         record=record,
     )
+
+
+def _shortened(title: str | None) -> str | None:
+    """The title, cut to LONGEST_TITLE characters (the cut marked with …)."""
+    if title and len(title) > LONGEST_TITLE:
+        return title[: LONGEST_TITLE - 1] + "…"
+    return title

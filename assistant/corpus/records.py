@@ -97,7 +97,7 @@ def read_records(
     rows = (
         _jsonl_rows(path, file_id, skipped, max_bytes)
         if path.suffix.lower() == ".jsonl"
-        else _csv_rows(path, file_id)
+        else _csv_rows(path, file_id, max_bytes)
     )
     seen: set[str] = set()
     for number, row in rows:
@@ -223,10 +223,14 @@ def _bounded(lines: IO[AnyStr], limit: int, newline: AnyStr) -> Iterator[AnyStr 
         yield None
 
 
-def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]]]:
-    """(row number, row) for each CSV row after the header, in the file's detected encoding and delimiter."""
+def _csv_rows(path: Path, file_id: str, max_bytes: int) -> Iterator[tuple[int, dict[str, object]]]:
+    """(row number, row) for each CSV row after the header, in the file's detected encoding and delimiter.
+
+    A field may hold one article (``max_bytes``), no more: an unclosed quote would otherwise read
+    the rest of a file of any size into one field.
+    """
     encoding = _csv_encoding(path, file_id)
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long article is one field
+    csv.field_size_limit(max_bytes)
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         header = handle.readline()
         handle.seek(0)
@@ -241,6 +245,11 @@ def _csv_rows(path: Path, file_id: str) -> Iterator[tuple[int, dict[str, object]
             except StopIteration:
                 return
             except csv.Error as exc:
+                if "field limit" in str(exc):
+                    raise CorpusError(
+                        f"{file_id}: row {number} has a field over the {max_bytes / 2**20:.0f} MB limit for one "
+                        "article (an unclosed quote?); the rest is not read"
+                    ) from exc
                 raise CorpusError(
                     f"{file_id}: row {number} is not valid CSV ({exc}); the rest is not read"
                 ) from exc
