@@ -156,3 +156,8 @@ def test_a_wrap_is_a_space_only_between_latin_characters() -> None:
         "Growth in the first half of the year was strong——北京、上海等地—增速领先。",
         (0,),
     )
+
+
+def test_a_pdf_holding_only_headers_and_page_numbers_is_not_called_a_scan(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="only running headers, footers or page numbers"):
+        read_article(write_pdf(tmp_path / "空白.pdf", [[], [], []]), tmp_path)

@@ -70,6 +70,10 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
     lines = _drop_page_furniture([_lines(text) for text, _ in pages], [small for _, small in pages])
     text, offsets = _join(lines)
     if not any(ch.isalnum() for ch in text):
+        if any(ch.isalnum() for page, _ in pages for ch in page):
+            raise Unreadable(
+                "no article text: its text layer holds only running headers, footers or page numbers"
+            )
         raise Unreadable(
             "a scanned PDF with no text layer (only images of pages); OCR is not supported: "
             "import the article's text or a PDF with a text layer"
