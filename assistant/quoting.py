@@ -57,7 +57,9 @@ UNIT = FEATURES.index("unit")
 ANSWER_TYPE = FEATURES.index("answer_type")
 # The question-level evidence: the first quote's share and score, the best word overlap,
 # bigram overlap and e5 similarity of any candidate, whether the question is written in a
-# script the articles are not, and whether any candidate has the unit the question names.
+# script the articles are not, whether any candidate has the unit the question names, and
+# whether the first quote itself has the answer type and the unit asked for (a hard negative's
+# best sentence is on topic but lacks exactly that).
 EVIDENCE = ("top_share", "top_score", "words", "bigrams", "dense", "foreign", "unit", "top_type", "top_unit")
 
 
