@@ -434,17 +434,14 @@ def plan(
     paths = article_paths(settings.corpus_dir, report.skipped, exclude=[settings.index_dir])
     for path in tqdm(paths, unit="file", desc="reading", disable=not show_progress or len(paths) < 2):
         article_id = path.relative_to(settings.corpus_dir).as_posix()
-        if path.suffix.lower() in RECORD_SUFFIXES:
-            try:
+        try:
+            if path.suffix.lower() in RECORD_SUFFIXES:
                 for article in read_records(
                     path, settings.corpus_dir, settings.record_fields, report.skipped, settings.max_file_bytes
                 ):
                     kept = _kept(article.id, article.content_hash, old_articles, old_passages)
                     candidates.append(kept or fresh(article))
-            except (CorpusError, OSError) as exc:
-                report.skipped.append(str(exc) if isinstance(exc, CorpusError) else f"{article_id}: {exc}")
-            continue
-        try:
+                continue
             known = article_id in old_articles
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if known else ""
             kept = _kept(article_id, digest, old_articles, old_passages)
