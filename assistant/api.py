@@ -114,6 +114,10 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
             return HTTPException(status, exc.strerror or "文件操作失败")
         return HTTPException(status, public_message(str(exc), settings))
 
+    def corpus_id(path: Path) -> str:
+        """A saved, trashed or restored file's name as the corpus and this API call it."""
+        return path.relative_to(settings.corpus_dir).as_posix()
+
     # Passwords are checked one at a time (a wrong one takes a second); requests wait their turn
     # here, not in worker threads, so a flood of guesses cannot hold the threads questions run on.
     checking = anyio.CapacityLimiter(1)
@@ -197,7 +201,7 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
             saved = add_text(settings.corpus_dir, pasted.title, pasted.body, max_bytes=limit)
         except AssistantError as exc:
             raise fail(exc, status_of(exc)) from exc
-        return Saved(id=saved.relative_to(settings.corpus_dir).as_posix(), message=SAVED_NOTE)
+        return Saved(id=corpus_id(saved), message=SAVED_NOTE)
 
     @api.post(
         "/api/articles/upload",
@@ -230,7 +234,7 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
             )
         except AssistantError as exc:
             raise fail(exc, status_of(exc)) from exc
-        return Saved(id=saved.relative_to(settings.corpus_dir).as_posix(), message=SAVED_NOTE)
+        return Saved(id=corpus_id(saved), message=SAVED_NOTE)
 
     @api.delete(
         "/api/articles/{article_id:path}",
@@ -247,7 +251,7 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
             moved = remove_article(settings.corpus_dir, article_id)
         except (AssistantError, OSError) as exc:
             raise fail(exc, 404 if missing(exc) else 500) from exc
-        trashed = moved.relative_to(settings.corpus_dir).as_posix()
+        trashed = corpus_id(moved)
         update = updated(f"已把 {article_id} 移到回收站 {trashed}，但")
         return Deleted(id=article_id, trashed=trashed, update=update)
 
@@ -269,7 +273,7 @@ def build_api(assistant: Assistant, gate: AdminGate | None, concurrent_answers: 
             restored = restore_article(settings.corpus_dir, request.name)
         except (AssistantError, OSError) as exc:
             raise fail(exc, 404 if missing(exc) else 500) from exc
-        restored_id = restored.relative_to(settings.corpus_dir).as_posix()
+        restored_id = corpus_id(restored)
         return Restored(id=restored_id, update=updated(f"已恢复 {restored_id}，但"))
 
     @api.post(
