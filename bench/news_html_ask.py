@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from built import build_and_open
 
 
 def main() -> None:
@@ -35,26 +34,11 @@ def main() -> None:
         json.loads(line)
         for line in (args.dataset / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    started = time.perf_counter()
-    build = [
-        sys.executable,
-        "-m",
-        "assistant",
-        "index",
-        "build",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(index),
-    ]
-    subprocess.run(build, check=True)
-    print(f"index built in {time.perf_counter() - started:.0f} s")
+    assistant, seconds = build_and_open(corpus, index)
+    print(f"index built in {seconds:.0f} s")
 
-    from assistant.config import Settings
     from assistant.corpus import read_article
-    from assistant.service import Assistant
 
-    assistant = Assistant(Settings.from_env(corpus_dir=corpus, index_dir=index))
     texts: dict[str, str] = {}
     body_right = body_first = chrome_right = chrome_refused = quotes = non_verbatim = 0
     for q in questions:

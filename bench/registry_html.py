@@ -35,12 +35,10 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 
+from built import build_and_open
 from registry import download
 
 from assistant.corpus.html import decode_html
@@ -190,25 +188,7 @@ def main() -> None:
         for string in strings:
             print(f"  {name}: {string}")
 
-    started = time.perf_counter()
-    build = [
-        sys.executable,
-        "-m",
-        "assistant",
-        "index",
-        "build",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(index),
-    ]
-    subprocess.run(build, check=True)
-    build_seconds = time.perf_counter() - started
-
-    from assistant.config import Settings
-    from assistant.service import Assistant
-
-    assistant = Assistant(Settings.from_env(corpus_dir=corpus, index_dir=index))
+    assistant, build_seconds = build_and_open(corpus, index)
     chrome_keys = {name: [key(s) for s in strings] for name, strings in chrome.items()}
     articles: dict[str, str] = {}
     checked = non_verbatim = holding_chrome = body_asked = body_hits = chrome_asked = 0
