@@ -32,6 +32,15 @@ from assistant.answer import md_escape
 from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
 from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
+from assistant.feedback import (
+    DOWN,
+    UP,
+    FeedbackLog,
+    RecentAnswers,
+    feedback_path,
+    note_record,
+    vote_record,
+)
 from assistant.manage import MAX_UPLOADS, CorpusManager, public_message
 from assistant.retrieval import Filter
 from assistant.service import Assistant
@@ -67,8 +76,8 @@ def user_turns(history: list[Any]) -> list[str]:
     return turns
 
 
-def make_respond(assistant: Assistant) -> Any:
-    """The chat callback bound to one assistant."""
+def make_respond(assistant: Assistant, recent: RecentAnswers | None = None) -> Any:
+    """The chat callback bound to one assistant; answers are kept in ``recent`` for votes."""
 
     def respond(
         message: Any,
@@ -86,11 +95,32 @@ def make_respond(assistant: Assistant) -> Any:
                 since=(since or "").strip() or None,
                 until=(until or "").strip() or None,
             )
-            return assistant.ask(question, history=user_turns(history), where=where).answer
+            answer = assistant.ask(question, history=user_turns(history), where=where)
         except AssistantError as exc:
             return md_escape(public_message(str(exc), assistant.settings))
+        if recent is not None:
+            recent.remember(answer)
+        return answer.answer
 
     return respond
+
+
+def record_vote(
+    log: FeedbackLog, recent: RecentAnswers, history: list[Any], index: Any, liked: Any
+) -> str | None:
+    """Record a 👍/👎 on the chat message at ``index``; the vote's id, or None when not recorded.
+
+    The question is the user turn before that message, the history the turns before it.
+    """
+    vote = {True: UP, "Like": UP, False: DOWN, "Dislike": DOWN}.get(liked)
+    if vote is None or not isinstance(index, int) or not 0 <= index < len(history or []):
+        return None
+    shown = message_text(history[index].get("content") if isinstance(history[index], dict) else "")
+    turns = user_turns(history[:index])
+    if not turns:
+        return None
+    record = vote_record(vote, turns[-1], turns[:-1], recent.find(shown), shown)
+    return record["id"] if log.append(record) else None
 
 
 def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
@@ -164,13 +194,16 @@ READ_ONLY_NOTE = (
 )
 
 
-def build_app(assistant: Assistant, gate: AdminGate | None = None) -> Any:
+def build_app(
+    assistant: Assistant, gate: AdminGate | None = None, feedback: FeedbackLog | None = None
+) -> Any:
     """The Gradio Blocks app: the chat for anyone, and a Corpus tab.
 
     Args:
         assistant: the live assistant.
         gate: the administrator check. Without one the Corpus tab only lists
             the articles, and no handler that could change the corpus exists.
+        feedback: where readers' 👍/👎 go; without it the chat shows no vote buttons.
     """
     import gradio as gr
 
@@ -185,12 +218,14 @@ def build_app(assistant: Assistant, gate: AdminGate | None = None) -> Any:
                 only_source = gr.Dropdown(choices=sources(assistant), label="只看这个来源", value=None)
                 since = gr.Textbox(label="起始日期", placeholder="2020-01-01")
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
+            recent = RecentAnswers() if feedback is not None else None
+            # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
+            chatbot = gr.Chatbot(
+                height=560, label="对话", buttons=["copy"], elem_id="chat", latex_delimiters=[]
+            )
             gr.ChatInterface(
-                make_respond(assistant),
-                # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
-                chatbot=gr.Chatbot(
-                    height=560, label="对话", buttons=["copy"], elem_id="chat", latex_delimiters=[]
-                ),
+                make_respond(assistant, recent),
+                chatbot=chatbot,
                 textbox=gr.Textbox(
                     placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
                 ),
@@ -200,6 +235,8 @@ def build_app(assistant: Assistant, gate: AdminGate | None = None) -> Any:
                 api_name="ask",
                 concurrency_limit=CONCURRENT_ANSWERS,
             )
+            if feedback is not None and recent is not None:
+                _votes(gr, chatbot, feedback, recent)
         with gr.Tab("语料库"):
             table = gr.Dataframe(
                 value=lambda: article_rows(assistant),
@@ -213,6 +250,44 @@ def build_app(assistant: Assistant, gate: AdminGate | None = None) -> Any:
             else:
                 _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
     return demo
+
+
+FEEDBACK_THANKS = "已记录，谢谢。"
+
+
+def _votes(gr: Any, chatbot: Any, log: FeedbackLog, recent: RecentAnswers) -> None:
+    """👍/👎 on every answer; a 👎 opens a form for the right answer or a note."""
+    pending = gr.State("")
+    with gr.Group(visible=False, elem_id="feedback-form") as form:
+        correction = gr.Textbox(
+            label="正确答案（可选）：从文章中复制原文", elem_id="feedback-correction", max_length=2000
+        )
+        no_answer = gr.Checkbox(label="这些文章里其实没有答案", elem_id="feedback-no-answer")
+        note = gr.Textbox(label="备注（可选）", elem_id="feedback-note", max_length=2000)
+        send = gr.Button("提交反馈", elem_id="feedback-send")
+    thanks = gr.Markdown(elem_id="feedback-status")
+
+    def vote(history: list[Any], data: Any) -> tuple[Any, ...]:
+        vote_id = record_vote(log, recent, history, data.index, data.liked)
+        down = vote_id is not None and data.liked in (False, "Dislike")
+        return vote_id or "", gr.update(visible=down), FEEDBACK_THANKS if vote_id else ""
+
+    # Gradio passes the event's data to a parameter annotated with its class, read at run time.
+    vote.__annotations__["data"] = gr.LikeData
+
+    def send_note(vote_id: str, right: str, none: bool, text: str) -> tuple[Any, ...]:
+        if vote_id and (right.strip() or none or text.strip()):
+            log.append(note_record(vote_id, text, right, none))
+        return "", gr.update(visible=False), FEEDBACK_THANKS, "", False, ""
+
+    private = {"api_name": False, "queue": False}
+    chatbot.like(vote, inputs=chatbot, outputs=[pending, form, thanks], **private)
+    send.click(
+        send_note,
+        inputs=[pending, correction, no_answer, note],
+        outputs=[pending, form, thanks, correction, no_answer, note],
+        **private,
+    )
 
 
 def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
@@ -341,7 +416,12 @@ class Running:
 
 
 def serve(
-    assistant: Assistant, host: str, port: int, allowed: Iterable[str] = (), block: bool = True
+    assistant: Assistant,
+    host: str,
+    port: int,
+    allowed: Iterable[str] = (),
+    block: bool = True,
+    feedback: bool = False,
 ) -> Running | None:
     """Serve the chat page and the JSON API on one port, behind the Host allow-list.
 
@@ -355,6 +435,7 @@ def serve(
         allowed: further host names clients may use (``--allowed-host``), on
             top of loopback and ``ASSISTANT_ALLOWED_HOSTS``.
         block: False starts the server in a thread and returns it (tests close it with ``.close()``).
+        feedback: show 👍/👎 and record the votes beside the index (``--feedback on``).
 
     Raises:
         AssistantError: ``ASSISTANT_ADMIN_PASSWORD`` is set but too short, or the port is taken.
@@ -375,7 +456,10 @@ def serve(
             ALLOWED_HOSTS_ENV,
         )
     limit = upload_limit(assistant.settings.max_file_bytes)
-    demo = build_app(assistant, gate)
+    log = FeedbackLog(feedback_path(assistant.settings.index_dir)) if feedback else None
+    if log is not None:
+        logger.warning("readers' votes are recorded in %s", log.path)
+    demo = build_app(assistant, gate, log)
     server_app = build_api(assistant, gate, CONCURRENT_ANSWERS)
     server_app.add_middleware(
         HostGuard,

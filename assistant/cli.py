@@ -1,4 +1,5 @@
-"""Command line: ``assistant index build|update|info``, ``import``, ``ask``, ``serve``, ``eval``.
+"""Command line: ``assistant index build|update|info``, ``import``, ``ask``, ``serve``, ``eval``,
+``feedback``.
 
 Domain errors become ``click.ClickException`` here and nowhere else, so users
 see one clear line instead of a traceback.
@@ -269,8 +270,15 @@ def ask(
     multiple=True,
     help="A host name clients may use besides loopback and --host (repeat) [ASSISTANT_ALLOWED_HOSTS].",
 )
+@click.option(
+    "--feedback",
+    type=click.Choice(["on", "off"]),
+    default="off",
+    show_default=True,
+    help="Show 👍/👎 on answers and record the votes in <index>/feedback.jsonl (see `assistant feedback`).",
+)
 @common_options
-def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
+def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ...], feedback: str) -> None:
     """Start the web chat (builds the index first if there is none).
 
     Anyone who reaches it may ask; corpus management needs ASSISTANT_ADMIN_PASSWORD.
@@ -286,7 +294,57 @@ def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ..
 
     assistant = Assistant(settings, build_if_missing=True)
     click.echo(f"serving on http://{host}:{port}")
-    serve_app(assistant, host, port, allowed=allowed_hosts)
+    serve_app(assistant, host, port, allowed=allowed_hosts, feedback=feedback == "on")
+
+
+@main.command("feedback")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the votes that say what the right reply is as natural-question eval cases (JSONL).",
+)
+@common_options
+def feedback_command(settings: Settings, export_to: Path | None) -> None:
+    """Print readers' votes (`serve --feedback on`), or export them as test cases.
+
+    \b
+    assistant feedback
+    assistant feedback --export feedback-cases.jsonl
+    assistant eval --dataset feedback-cases.jsonl --corpus corpus/
+    """
+    from assistant.feedback import (
+        article_finder,
+        article_texts,
+        export_cases,
+        feedback_path,
+        read_votes,
+        summary_lines,
+    )
+
+    path = feedback_path(settings.index_dir)
+    read = read_votes(path)
+    if read.bad_lines:
+        click.echo(f"warning: {read.bad_lines} unreadable line(s) in {path} skipped", err=True)
+    if export_to is None:
+        if not read.votes:
+            click.echo(f"no votes in {path} (start the chat with `assistant serve --feedback on`)")
+        for line in summary_lines(read.votes):
+            click.echo(line)
+        return
+    from assistant.store import load_index
+
+    index = load_index(settings.index_dir)
+    export = export_cases(read.votes, article_finder(article_texts(index.passages)))
+    try:
+        with open(export_to, "w", encoding="utf-8") as handle:
+            for case in export.cases:
+                handle.write(json.dumps(case, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {export_to}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {len(export.cases)} case(s) to {export_to}")
+    for vote, why in export.skipped:
+        click.echo(f"skipped 「{vote.get('question', '')}」: {why}")
 
 
 @main.command("eval")

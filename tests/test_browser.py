@@ -8,6 +8,7 @@ downloaded). Screenshots go to ``ASSISTANT_SCREENSHOTS`` when it is set
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     env.pop("ASSISTANT_MODEL", None)
     log = open(root / "serve.log", "w")  # noqa: SIM115 - closed after the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--feedback", "on"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -142,6 +143,25 @@ def test_off_topic_question_is_told_plainly(page: Page) -> None:
     answer = _ask(page, "红烧肉应该怎么做？", 0)
     assert answer.locator("mark").count() == 0
     assert "没有" in answer.inner_text()
+
+
+def test_a_thumbs_down_with_the_right_answer_is_recorded(page: Page, server: tuple[str, Path]) -> None:
+    log = server[1].parent / "index" / "feedback.jsonl"
+    before = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
+    _ask(page, "武汉那两座临时医院是谁盖的？", 0)
+    _ask(page, "天津派去的医疗队里党员多吗", 1)
+    page.locator("#chat").get_by_label("Dislike").nth(1).click()
+    form = page.locator("#feedback-form").first
+    form.wait_for(state="visible")
+    form.get_by_label("正确答案").fill("中建三局")
+    page.locator("#feedback-send").click()
+    form.wait_for(state="hidden")
+    assert "已记录" in page.locator("#feedback-status").inner_text()
+    lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()[before:]]
+    vote, note = lines
+    assert vote["vote"] == "down" and vote["question"] == "天津派去的医疗队里党员多吗"
+    assert vote["history"] == ["武汉那两座临时医院是谁盖的？"]
+    assert note == {"id": vote["id"], "note": "", "correction": "中建三局", "no_answer": False}
 
 
 def _corpus_files(corpus: Path) -> dict[str, bytes]:

@@ -137,11 +137,17 @@ def test_serve_passes_allowed_hosts_and_refuses_a_short_admin_password(
 
     runner, paths = cli_env
     real_serve = app.serve
-    served: list[tuple[str, tuple[str, ...]]] = []
-    monkeypatch.setattr(app, "serve", lambda assistant, host, port, allowed: served.append((host, allowed)))
+    served: list[tuple[str, tuple[str, ...], bool]] = []
+    monkeypatch.setattr(
+        app,
+        "serve",
+        lambda assistant, host, port, allowed, feedback: served.append((host, allowed, feedback)),
+    )
     ok = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allowed-host", "news.lan", *paths])
     assert ok.exit_code == 0, ok.output
-    assert served == [("0.0.0.0", ("news.lan",))]
+    voting = runner.invoke(main, ["serve", "--feedback", "on", *paths])
+    assert voting.exit_code == 0, voting.output
+    assert served == [("0.0.0.0", ("news.lan",), False), ("127.0.0.1", (), True)]
 
     monkeypatch.setattr(app, "serve", real_serve)
     monkeypatch.setenv("ASSISTANT_ADMIN_PASSWORD", "short")
