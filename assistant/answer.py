@@ -22,6 +22,7 @@ from assistant.errors import QuestionError
 from assistant.lexical import tokenize
 from assistant.quoting import (
     Candidate,
+    Ranked,
     answerable_probability,
     build_candidates,
     first_quote_probability,
@@ -61,13 +62,15 @@ class AnswerSettings:
     (None: the threshold in quote_model.json), calibrated on answerable and unanswerable questions with
     ``bench/tune_quotes.py`` (figures in docs/benchmarks.md). A further quote
     is shown while its share of the candidates is at least ``1 / further_within``
-    of the first quote's (50: its score within 3.9 of the first's).
+    of the first quote's (50: its score within 3.9 of the first's). A refusal shows the
+    ``nearest`` best sentences, folded and marked unconfirmed.
     """
 
     abstain_below: float | None = None
     further_within: float = 50.0
     passages: int = 8
     quotes: int = 4
+    nearest: int = 2
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class Answer:
     confidence: str = "无"
     carried_terms: list[str] = field(default_factory=list)
     answerable: float = 0.0
+    # A refusal's nearest sentences: shown folded as unconfirmed, never as an answer.
+    nearest: list[Quote] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object."""
@@ -124,6 +129,7 @@ class Answer:
             "confidence": self.confidence,
             "carried_terms": self.carried_terms,
             "answerable": round(self.answerable, 4),
+            "nearest": [{**asdict(q), "citation": q.citation} for q in self.nearest],
         }
 
 
@@ -312,22 +318,22 @@ class Answerer:
         ranked = rank(candidates)
         answerable = answerable_probability(question, ranked)
         threshold = models().abstain_below if w.abstain_below is None else w.abstain_below
-        if not ranked or (abstain and answerable < threshold):
+        if not ranked:
             return Answer(question, False, render_abstention(question), [], "无", carried, answerable)
         first = first_quote_probability(question, ranked)
-        chosen: list[tuple[float, Candidate]] = []
-        for r in ranked:
-            if len(chosen) == w.quotes or (chosen and r.share * w.further_within < ranked[0].share):
-                break
-            c = r.candidate
-            overlaps = any(
-                o.hit.passage.article_id == c.hit.passage.article_id and o.start < c.end and c.start < o.end
-                for _, o in chosen
-            )
-            if not overlaps:
-                # The first quote's calibrated probability; later ones in proportion to their share.
-                chosen.append((first * r.share / ranked[0].share, c))
-        quotes = []
+        if abstain and answerable < threshold:
+            # The reader still gets something to judge the refusal by: the nearest sentences, unconfirmed.
+            nearest = self._quotes(choose(ranked, first, w.nearest, None))
+            rendered = render_abstention(question, nearest)
+            return Answer(question, False, rendered, [], "无", carried, answerable, nearest)
+        quotes = self._quotes(choose(ranked, first, w.quotes, w.further_within))
+        confidence = confidence_label(quotes[0].score)
+        rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text)
+        return Answer(question, True, rendered, quotes, confidence, carried, answerable)
+
+    def _quotes(self, chosen: list[tuple[float, Candidate]]) -> list[Quote]:
+        """Cited quotes, numbered from 1, for the chosen candidates and their probabilities."""
+        quotes: list[Quote] = []
         for probability, c in chosen:
             p = c.hit.passage
             meta = self.retriever.index.articles.get(p.article_id, {})
@@ -350,9 +356,30 @@ class Answerer:
                     page=bisect_right(meta["pages"], c.start) if meta.get("pages") else None,
                 )
             )
-        confidence = confidence_label(quotes[0].score)
-        rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text)
-        return Answer(question, True, rendered, quotes, confidence, carried, answerable)
+        return quotes
+
+
+def choose(
+    ranked: list[Ranked], first: float, count: int, within: float | None
+) -> list[tuple[float, Candidate]]:
+    """Up to ``count`` best candidates that do not overlap, each with its probability.
+
+    The first quote's probability is ``first`` (calibrated); later ones get it in proportion
+    to their share. With ``within``, a candidate whose share times ``within`` falls below the
+    best one's share ends the list.
+    """
+    chosen: list[tuple[float, Candidate]] = []
+    for r in ranked:
+        if len(chosen) == count or (chosen and within is not None and r.share * within < ranked[0].share):
+            break
+        c = r.candidate
+        overlaps = any(
+            o.hit.passage.article_id == c.hit.passage.article_id and o.start < c.end and c.start < o.end
+            for _, o in chosen
+        )
+        if not overlaps:
+            chosen.append((first * r.share / ranked[0].share, c))
+    return chosen
 
 
 def confidence_label(top_quote: float) -> str:
@@ -413,8 +440,39 @@ def render_answer(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_abstention(question: str) -> str:
-    """The reply when no sentence in the articles answers the question."""
-    return (
+NEAREST_LABEL = "未经确认的相关段落"
+
+
+def render_abstention(question: str, nearest: list[Quote] | None = None) -> str:
+    """The reply when no sentence in the articles answers the question.
+
+    The nearest sentences follow in a closed fold, marked as unconfirmed, each highlighted in
+    its passage with its citation, so the reader can judge the refusal.
+    """
+    text = (
         f"这些文章里没有找到能回答「{md_escape(question)}」的内容。可以换个说法，或先把相关文章加入语料库。\n"
     )
+    if not nearest:
+        return text
+    parts = [
+        f"<details><summary>{NEAREST_LABEL}（{len(nearest)} 处，可能并不回答这个问题）</summary>",
+    ]
+    for q in nearest:
+        where = " · ".join(
+            mark_invisible(html.escape(x))
+            for x in (
+                f"《{q.title}》",
+                q.date,
+                q.source,
+                f"第 {q.page} 页" if q.page else None,
+                f"第 {q.paragraph} 段",
+            )
+            if x
+        )
+        parts += [
+            f"<p>{where}</p>",
+            f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
+            f"<p><code>{mark_invisible(html.escape(q.citation))}</code></p>",
+        ]
+    parts.append("</details>")
+    return text + "\n" + "".join(parts) + "\n"

@@ -47,6 +47,7 @@ ASK_EXAMPLE = {
     "confidence": "高",
     "carried_terms": [],
     "answerable": 0.9032,
+    "nearest": [],
 }
 
 
@@ -139,6 +140,10 @@ class AskReply(BaseModel):
     confidence: str = Field(description="高 / 中 / 低 / 无", examples=["高"])
     carried_terms: list[str] = Field(description="追问时沿用的上文关键词", examples=[["雷神山", "临时党委"]])
     answerable: float = Field(description="可回答的概率估计", examples=[0.93])
+    nearest: list[QuoteReply] = Field(
+        default_factory=list,
+        description="拒答时最接近的句子：未经确认，可能并不回答这个问题（回答时为空）",
+    )
 
 
 class Article(BaseModel):

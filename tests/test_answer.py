@@ -48,6 +48,23 @@ def test_off_topic_question_abstains(answerer: Answerer) -> None:
     assert "没有找到" in answer.answer
 
 
+def test_a_refusal_offers_the_nearest_sentences_folded_and_unconfirmed(
+    answerer: Answerer, settings: Settings
+) -> None:
+    refused = answerer.ask("红烧肉应该怎么做？")
+    assert not refused.answered and refused.quotes == [] and refused.confidence == "无"
+    assert 1 <= len(refused.nearest) <= AnswerSettings().nearest
+    text = (settings.corpus_dir / "a.txt").read_text(encoding="utf-8")
+    for q in refused.nearest:
+        assert q.quote == text[q.start : q.end]
+    # Folded (a closed <details>), labelled unconfirmed, after the refusal line.
+    refusal, fold = refused.answer.split("<details>", 1)
+    assert "没有找到" in refusal and "<mark>" not in refusal
+    assert fold.startswith("<summary>未经确认的相关段落") and "<mark>" in fold
+    assert refused.to_json()["nearest"][0]["citation"].startswith("《火神山")
+    assert answerer.ask("中建三局成立了什么组织？").nearest == []
+
+
 def test_follow_up_carries_terms_from_the_previous_question(answerer: Answerer) -> None:
     answer = answerer.ask("他们有多少人？", history=["天津市组建医疗队增援武汉了吗？"])
     assert "天津市" in answer.carried_terms or "天津" in answer.carried_terms

@@ -139,10 +139,14 @@ def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, t
     assert "沿用上文的关键词" in follow.inner_text()
 
 
-def test_off_topic_question_is_told_plainly(page: Page) -> None:
+def test_off_topic_question_is_told_plainly_with_the_nearest_passages_folded(page: Page) -> None:
     answer = _ask(page, "红烧肉应该怎么做？", 0)
-    assert answer.locator("mark").count() == 0
     assert "没有" in answer.inner_text()
+    fold = answer.locator("details")
+    assert "未经确认的相关段落" in fold.locator("summary").inner_text()
+    assert not fold.locator("mark").first.is_visible()  # nothing looks like an answer until opened
+    fold.locator("summary").click()
+    assert fold.locator("mark").first.is_visible()
 
 
 def test_a_thumbs_down_with_the_right_answer_is_recorded(page: Page, server: tuple[str, Path]) -> None:
