@@ -394,6 +394,26 @@ def confidence_label(top_quote: float) -> str:
     return "低"
 
 
+def confidence_meaning(label: str) -> str:
+    """What a label meant, measured: how often a first quote so labelled held the answer."""
+    share = models().held.get(label)
+    if share is None:
+        return ""
+    tenths = round(share * 10)
+    amount = "几乎都" if tenths >= 10 else f"约 {tenths} 成" if tenths >= 1 else "很少"
+    return f"同类问题中{amount}首条引文含答案"
+
+
+def confidence_badge(label: str) -> str:
+    """The label in bold with its measured meaning beside it and as a tooltip.
+
+    The raw score is not shown; it stays in ``--json``.
+    """
+    meaning = html.escape(confidence_meaning(label))
+    badge = f'<strong title="{meaning}（测试集上实测）">{html.escape(label)}</strong>'
+    return badge + (f" <small>{meaning}</small>" if meaning else "")
+
+
 def highlight(text: str, offset: int, quote: Quote) -> str:
     """``text`` (which starts at ``offset`` in the article) as HTML, the quote in ``<mark>``."""
     a = max(0, quote.start - offset)
@@ -413,7 +433,7 @@ def render_answer(
     Each quote shows its passage with the quote highlighted, and a fold that opens
     the whole paragraph and a citation line to copy.
     """
-    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：**{confidence}**"]
+    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：{confidence_badge(confidence)}"]
     if len(quotes) > 1:
         lines += ["", "其他相关原文："]
         lines += [f"- {md_escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
@@ -430,7 +450,7 @@ def render_answer(
         for q in group:
             start, paragraph = paragraph_text(q.article_id, q.paragraph)
             lines += [
-                f"[{q.rank}] {f'第 {q.page} 页 · ' if q.page else ''}第 {q.paragraph} 段 · 得分 {q.score:.2f}",
+                f"[{q.rank}] {f'第 {q.page} 页 · ' if q.page else ''}第 {q.paragraph} 段",
                 f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
                 f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
                 f"<p>{highlight(paragraph, start, q)}</p>"

@@ -25,7 +25,8 @@ TITLE = "党旗在防控疫情斗争第一线高高飘扬"
 ASK_EXAMPLE = {
     "question": QUESTION,
     "answered": True,
-    "answer": f"> {QUOTE} [1]\n\n置信度：**高**\n\n**来源**\n\n**《{TITLE}》**\n\n[1] 第 5 段 · 得分 0.82\n…",
+    "answer": f"> {QUOTE} [1]\n\n置信度：<strong title=…>高</strong> <small>同类问题中约 8 成首条引文含答案</small>\n\n"
+    f"**来源**\n\n**《{TITLE}》**\n\n[1] 第 5 段\n…",
     "quotes": [
         {
             "rank": 1,

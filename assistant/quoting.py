@@ -83,6 +83,9 @@ class QuoteModels:
     first_holds: LogisticModel
     abstain_below: float
     confidence: dict[str, float]
+    # Per label, how often a first quote so labelled held the answer on natural questions
+    # (cross-validated): what the label means to a reader.
+    held: dict[str, float]
 
 
 @lru_cache(maxsize=1)
@@ -101,6 +104,7 @@ def models(path: Path = MODEL_FILE) -> QuoteModels:
         first_holds=model("first_holds"),
         abstain_below=float(data["abstain_below"]),
         confidence={k: float(v) for k, v in data["confidence"].items()},
+        held={k: float(v) for k, v in data["held"].items()},
     )
     if (
         tuple(loaded.quote) != FEATURES

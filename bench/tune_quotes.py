@@ -25,7 +25,8 @@ reported figure comes from weights that never saw that article:
 
 Each dump's name (its file stem) names its dataset in the report. With ``--write``
 the models are refitted on everything and written to assistant/quote_model.json,
-with the abstention threshold and the 高/中/低 thresholds.
+with the abstention threshold, the 高/中/低 thresholds and what each label meant on the
+natural questions (how often its first quote held the answer), which the chat shows.
 """
 
 from __future__ import annotations
@@ -280,6 +281,23 @@ def report(results: list[Result], threshold: float, datasets: list[str]) -> None
             print(f"{name:<8}{'WITHOUT OWN':<14}{len(without):>5}{'':>28}{refused:>9.3f}")
 
 
+def held_by_label(results: list[Result], cuts: dict[str, float], threshold: float) -> dict[str, float]:
+    """Per label, the share of answered natural questions whose first quote held the answer
+    (negatives count as misses): the meaning the chat shows beside each label."""
+    natural = [r for r in results if is_natural(r.q) and r.answerable_p >= threshold]
+    # Highest label first; a lower label that measured better (a few questions, noise) is pooled
+    # with the one above it, so no label promises more than a higher one.
+    pools: list[tuple[list[str], list[bool]]] = []
+    for label, (lo, hi) in bands(cuts).items():
+        pools.append(([label], [r.first and r.q.answerable for r in natural if lo <= r.first_p < hi]))
+        while len(pools) > 1 and np.mean(pools[-1][1] or [0.0]) > np.mean(pools[-2][1] or [1.0]):
+            labels, held = pools.pop()
+            pools[-1] = (pools[-1][0] + labels, pools[-1][1] + held)
+    return {
+        label: round(float(np.mean(held)), 2) if held else 0.0 for labels, held in pools for label in labels
+    }
+
+
 def calibration(results: list[Result], cuts: dict[str, float], threshold: float) -> None:
     """How often the first quote held the answer, by label, over the questions answered."""
     print(
@@ -331,6 +349,10 @@ def main() -> None:
     for shown in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6) if args.threshold is None else (threshold,):
         report(results, shown, datasets)
     calibration(results, {"高": args.high, "中": args.mid}, threshold)
+    print(
+        "natural questions, first quote held the answer:",
+        held_by_label(results, {"高": args.high, "中": args.mid}, threshold),
+    )
     if not args.write:
         return
     w = train_ranker(questions, args.natural_weight, args.l2)
@@ -350,6 +372,7 @@ def main() -> None:
         "first_holds": logistic(c),
         "abstain_below": threshold,
         "confidence": {"高": args.high, "中": args.mid},
+        "held": held_by_label(results, {"高": args.high, "中": args.mid}, threshold),
     }
     MODEL_FILE.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_FILE}")

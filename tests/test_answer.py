@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import Answerer, AnswerSettings, clean_question, highlight
+from assistant.answer import Answerer, AnswerSettings, clean_question, confidence_meaning, highlight
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
+from assistant.quoting import models
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder, write_article
@@ -46,6 +47,16 @@ def test_off_topic_question_abstains(answerer: Answerer) -> None:
     answer = answerer.ask("红烧肉应该怎么做？")
     assert not answer.answered and answer.quotes == []
     assert "没有找到" in answer.answer
+
+
+def test_the_label_says_what_it_meant_and_the_raw_score_is_not_shown(answerer: Answerer) -> None:
+    answer = answerer.ask("中建三局成立了什么组织？")
+    held = models().held[answer.confidence]
+    meaning = confidence_meaning(answer.confidence)
+    assert f"约 {round(held * 10)} 成" in meaning or "几乎都" in meaning or "很少" in meaning
+    assert f'<strong title="{meaning}' in answer.answer and f"<small>{meaning}</small>" in answer.answer
+    assert "得分" not in answer.answer and f"{answer.quotes[0].score:.2f}" not in answer.answer
+    assert answer.to_json()["quotes"][0]["score"] == answer.quotes[0].score
 
 
 def test_a_refusal_offers_the_nearest_sentences_folded_and_unconfirmed(
@@ -117,7 +128,7 @@ def test_huge_question_is_refused_with_the_limit() -> None:
         clean_question("问" * 100_000, 500)
 
 
-ALLOWED_TAGS = {"mark", "br", "blockquote", "details", "summary", "p", "code", "span"}
+ALLOWED_TAGS = {"mark", "br", "blockquote", "details", "summary", "p", "code", "span", "strong", "small"}
 NASTY = [
     "",
     " \t\n\u3000",

@@ -90,7 +90,7 @@ def page(server: tuple[str, Path]) -> Iterator[Page]:
         )
         page = browser.new_page(viewport={"width": 1200, "height": 1400})
         page.goto(server[0], wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
-        page.get_by_label("问题").wait_for(timeout=60_000)
+        page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
         yield page
         browser.close()
 
@@ -107,7 +107,7 @@ def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
 
 def _ask(page: Page, question: str, answers_before: int) -> Locator:
     """Type a question, press Enter, and return the new answer bubble once it is complete."""
-    box = page.get_by_label("问题")
+    box = page.get_by_label("问题", exact=True)
     box.fill(question)
     box.press("Enter")
     page.wait_for_function(
@@ -125,11 +125,18 @@ def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, t
     answer = _ask(page, "火神山医院是哪家企业负责建设的？", 0)
     assert "中建三局" in answer.locator("mark").first.inner_text()
     assert "让党旗在疫情防控一线高高飘扬" in answer.inner_text()
+    label = answer.locator("strong[title]").first  # 高/中/低, its measured meaning on hover and beside it
+    assert label.inner_text() in ("高", "中", "低") and "首条引文含答案" in (
+        label.get_attribute("title") or ""
+    )
+    assert (
+        "首条引文含答案" in answer.locator("small").first.inner_text() and "得分" not in answer.inner_text()
+    )
     fold = answer.locator("details").first
     assert not fold.locator("code").is_visible()
     fold.locator("summary").click()  # opens the whole paragraph and the citation line
     assert fold.locator("code").inner_text().startswith("《让党旗在疫情防控一线高高飘扬")
-    page.get_by_label("问题").wait_for(state="visible")
+    page.get_by_label("问题", exact=True).wait_for(state="visible")
     _screenshot(page, "screenshot.png", tmp_path)
 
     _ask(page, "雷神山医院项目指挥部成立了什么组织？", 1)
