@@ -32,6 +32,7 @@ from assistant.answer import md_escape
 from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
 from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
+from assistant.examples import example_questions
 from assistant.feedback import (
     DOWN,
     UP,
@@ -123,15 +124,6 @@ def record_vote(
     return record["id"] if log.append(record) else None
 
 
-def example_questions(assistant: Assistant, limit: int = 6) -> list[str]:
-    """Questions from the articles' front matter (``questions: a | b``), else about their titles."""
-    examples: list[str] = []
-    for meta in assistant.index.articles.values():
-        listed = [q.strip() for q in (meta.get("questions") or "").split("|") if q.strip()]
-        examples.extend(listed or [f"《{meta['title']}》讲了什么？"])
-    return list(dict.fromkeys(examples))[:limit]
-
-
 def header(assistant: Assistant) -> str:
     """The title line, with the live index's size."""
     counts = assistant.index.manifest["counts"]
@@ -219,6 +211,7 @@ def build_app(
                 since = gr.Textbox(label="起始日期", placeholder="2020-01-01")
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             recent = RecentAnswers() if feedback is not None else None
+            examples = example_questions(assistant)  # each one asked and answered first
             # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
             chatbot = gr.Chatbot(
                 height=560, label="对话", buttons=["copy"], elem_id="chat", latex_delimiters=[]
@@ -227,9 +220,9 @@ def build_app(
                 make_respond(assistant, recent),
                 chatbot=chatbot,
                 textbox=gr.Textbox(
-                    placeholder="输入问题，例如：火神山医院是哪家企业负责建设的？", label="问题"
+                    placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题", label="问题"
                 ),
-                examples=[[q] for q in example_questions(assistant)] or None,
+                examples=[[q] for q in examples] or None,
                 examples_label="示例问题",
                 additional_inputs=[only_article, only_source, since, until],
                 api_name="ask",

@@ -1,0 +1,132 @@
+"""Example questions for the empty chat, each one checked to be answered before it is shown.
+
+The articles' ``questions:`` front matter comes first. When that gives fewer than
+:data:`WANTED`, questions are made from sentences that hold a concrete fact: a number
+with its unit becomes 多少 + unit, a date becomes 哪天, and the clause around it is
+the question (「400余名党员在党旗下郑重宣誓」 → 「多少名党员在党旗下郑重宣誓？」). Every
+example is asked at startup; it is shown only when the assistant answers it, and a
+made-up one only when its first quote holds the fact it was made from.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from assistant.errors import AssistantError
+from assistant.service import Assistant
+from assistant.store import PassageRecord
+
+logger = logging.getLogger(__name__)
+
+WANTED = 3
+LISTED_LIMIT = 6
+# At most this many listed and this many made-up questions are asked at startup (~50 ms each).
+MAX_TRIES = 12
+MIN_CLAUSE, MAX_CLAUSE = 10, 40
+_DIGITS = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
+# A count: digits, or Chinese numerals other than a lone 一 (一个/一位 is an article, not a count).
+_COUNT = re.compile(
+    rf"({_DIGITS}|[二三四五六七八九十两][十百千万]?[一二三四五六七八九十]?|一[十百千万][一二三四五六七八九十]?)[余多]?"
+    r"(名|个|家|所|座|位|人|件|辆|台|吨|公里|米|天|小时|万元|亿元|元|张|床|支|项|批|架|艘|户|次)"
+)
+_DATE = re.compile(rf"(?:{_DIGITS}年)?{_DIGITS}月{_DIGITS}日")
+_CLAUSE_END = "，；：。！？,;:!?"
+# Datelines, bylines and picture notes hold numbers and dates but make no question.
+_NOT_A_FACT = re.compile(r"日电|记者|通讯员|报道|附图|图片|摄|编者按")
+# A clause that starts like this leans on the clause before it for its subject.
+_NEEDS_SUBJECT = (
+    *"是的和并而也但还都已将就为被把从于他她它该这此其",
+    *("两国", "双方", "据悉", "同时", "另外", "此外"),
+)
+_SENTENCE_END = re.compile(r"[。！？!?][”’\"』」）)]*$")
+
+
+@dataclass(frozen=True)
+class MadeQuestion:
+    """A question made from a sentence, and where in its article the fact it asks for is."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+
+
+def _clause(sentence: str, a: int, b: int) -> tuple[int, int]:
+    """The clause of ``sentence`` around ``[a, b)``, widened to the clause before when too short."""
+    start = max((sentence.rfind(p, 0, a) for p in _CLAUSE_END), default=-1) + 1
+    ends = [i for i in (sentence.find(p, b) for p in _CLAUSE_END) if i >= 0]
+    end = min(ends) if ends else len(sentence)
+    if (end - start < MIN_CLAUSE or sentence[start:].startswith(_NEEDS_SUBJECT)) and start > 0:
+        start = max((sentence.rfind(p, 0, start - 1) for p in _CLAUSE_END), default=-1) + 1
+    return start, end
+
+
+def question_from(sentence: str) -> tuple[str, int, int] | None:
+    """A question asking for the first number-with-unit or date in ``sentence``, and the fact's span.
+
+    Only a whole sentence of running text counts: headlines (no closing 。！？), datelines,
+    bylines and picture notes make none.
+    """
+    if not _SENTENCE_END.search(sentence.strip()) or _NOT_A_FACT.search(sentence):
+        return None
+    for pattern, ask in ((_COUNT, "多少"), (_DATE, "哪天")):
+        match = pattern.search(sentence)
+        if match is None:
+            continue
+        if pattern is _COUNT:  # 第５次 asks 第几次; 400余名 asks 多少名
+            ask = ("几" if sentence[: match.start()].endswith("第") else "多少") + match.group(2)
+        start, end = _clause(sentence, match.start(), match.end())
+        clause = sentence[start : match.start()] + ask + sentence[match.end() : end]
+        clause = clause.strip(" 　“”\"'")
+        if MIN_CLAUSE <= len(clause) <= MAX_CLAUSE and not clause.startswith(_NEEDS_SUBJECT):
+            return clause + "？", match.start(), match.end()
+    return None
+
+
+def made_questions(passages: Iterator[PassageRecord]) -> Iterator[MadeQuestion]:
+    """Questions made from the passages' sentences, one per article, in the index's order."""
+    done: set[str] = set()
+    for p in passages:
+        if p.article_id in done:
+            continue
+        for start, end, _ in p.sentences:
+            made = question_from(p.text[start - p.start : end - p.start])
+            if made is not None:
+                done.add(p.article_id)
+                yield MadeQuestion(made[0], p.article_id, start + made[1], start + made[2])
+                break
+
+
+def _answers(assistant: Assistant, question: str) -> list[tuple[str, int, int]] | None:
+    """The quotes (article, start, end) the assistant answers with, or None when it refuses."""
+    try:
+        answer = assistant.ask(question)
+    except AssistantError as exc:
+        logger.info("example 「%s」 not shown: %s", question, exc)
+        return None
+    return [(q.article_id, q.start, q.end) for q in answer.quotes] if answer.answered else None
+
+
+def example_questions(assistant: Assistant, wanted: int = WANTED) -> list[str]:
+    """The chat's example questions: listed ones it answers, then made-up ones it answers right."""
+    articles = assistant.index.articles
+    listed = [
+        q.strip() for meta in articles.values() for q in (meta.get("questions") or "").split("|") if q.strip()
+    ]
+    examples: list[str] = []
+    for question in list(dict.fromkeys(listed))[:MAX_TRIES]:
+        if len(examples) < LISTED_LIMIT and _answers(assistant, question):
+            examples.append(question)
+    made = made_questions(iter(assistant.index.passages))
+    for _, candidate in zip(range(MAX_TRIES), made, strict=False):
+        if len(examples) >= wanted:
+            break
+        first = (_answers(assistant, candidate.text) or [])[:1]
+        if any(
+            a == candidate.article_id and s <= candidate.start and candidate.end <= e for a, s, e in first
+        ):
+            examples.append(candidate.text)
+    return examples
