@@ -180,6 +180,17 @@ COPY_TOKEN_JS = """(token) => {
     : "ADMIN_COOKIE=; path=/; max-age=0; SameSite=Strict";
   return [];
 }""".replace("ADMIN_COOKIE", ADMIN_COOKIE)
+# Scrolls the chat so that the last question is at its top, with the answer's start below it.
+# Runs in the browser only (no server call) whenever the conversation changes.
+SHOW_QUESTION_JS = """() => {
+  requestAnimationFrame(() => {
+    const asked = document.querySelectorAll("#chat .user.message");
+    const last = asked[asked.length - 1];
+    const row = last && (last.closest(".message-row") || last);
+    if (row) row.scrollIntoView({block: "start", behavior: "instant"});
+  });
+  return [];
+}"""
 READ_ONLY_NOTE = (
     "语料库管理未开启：此服务器只提供问答。管理员可在启动前设置环境变量 "
     "`ASSISTANT_ADMIN_PASSWORD`，再在这里登录后上传、粘贴、删除和恢复文章。"
@@ -213,8 +224,16 @@ def build_app(
             recent = RecentAnswers() if feedback is not None else None
             examples = example_questions(assistant)  # each one asked and answered first
             # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
+            # The chat fills the window's height below the header; after each answer the view
+            # shows the reader's question and the start of the answer, not the answer's end.
             chatbot = gr.Chatbot(
-                height=560, label="对话", buttons=["copy"], elem_id="chat", latex_delimiters=[]
+                height="calc(100vh - 240px)",
+                min_height=420,
+                autoscroll=False,
+                label="对话",
+                buttons=["copy"],
+                elem_id="chat",
+                latex_delimiters=[],
             )
             gr.ChatInterface(
                 make_respond(assistant, recent),
@@ -228,6 +247,7 @@ def build_app(
                 api_name="ask",
                 concurrency_limit=CONCURRENT_ANSWERS,
             )
+            chatbot.change(None, js=SHOW_QUESTION_JS, api_name=False, queue=False)
             if feedback is not None and recent is not None:
                 _votes(gr, chatbot, feedback, recent)
         with gr.Tab("语料库"):

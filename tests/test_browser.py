@@ -156,6 +156,32 @@ def test_off_topic_question_is_told_plainly_with_the_nearest_passages_folded(pag
     assert fold.locator("mark").first.is_visible()
 
 
+IN_VIEW_JS = """el => {
+  const r = el.getBoundingClientRect();
+  for (let p = el.parentElement; p; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (/(auto|scroll)/.test(s.overflowY) && p.scrollHeight > p.clientHeight) {
+      const box = p.getBoundingClientRect();
+      if (r.top < box.top - 1 || r.top >= box.bottom) return false;
+    }
+  }
+  return r.top >= 0 && r.top < innerHeight;
+}"""
+
+
+def test_after_a_long_answer_the_question_and_the_answer_start_stay_in_view(page: Page) -> None:
+    page.set_viewport_size({"width": 1280, "height": 720})
+    _ask(page, "雷神山医院项目指挥部成立了什么组织？", 0)
+    answer = _ask(page, "火神山医院是哪家企业负责建设的？", 1)
+    page.wait_for_timeout(300)  # the scroll runs on the next frame
+    chat = page.locator("#chat").bounding_box()
+    assert chat and chat["height"] >= 420  # the chat fills the window, with a floor
+    assert answer.bounding_box()["height"] > chat["height"]  # long enough that the view must choose
+    question = page.locator("#chat .user.message").nth(1)
+    assert question.evaluate(IN_VIEW_JS), "the reader's question scrolled out of view"
+    assert answer.evaluate(IN_VIEW_JS), "the start of the answer is out of view"
+
+
 def test_a_thumbs_down_with_the_right_answer_is_recorded(page: Page, server: tuple[str, Path]) -> None:
     log = server[1].parent / "index" / "feedback.jsonl"
     before = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
