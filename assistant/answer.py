@@ -422,6 +422,17 @@ def highlight(text: str, offset: int, quote: Quote) -> str:
     return (parts[0] + "<mark>" + parts[1] + "</mark>" + parts[2]).replace("\n", "<br>")
 
 
+def render_head(quotes: list[Quote], confidence: str, carried: list[str]) -> list[str]:
+    """Markdown lines of the answer itself: the first quote, its label, the supporting quotes."""
+    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：{confidence_badge(confidence)}"]
+    if len(quotes) > 1:
+        lines += ["", "其他相关原文："]
+        lines += [f"- {md_escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
+    if carried:
+        lines += ["", "（沿用上文的关键词：" + "、".join(md_escape(t) for t in carried) + "）"]
+    return lines
+
+
 def render_answer(
     quotes: list[Quote],
     confidence: str,
@@ -433,12 +444,7 @@ def render_answer(
     Each quote shows its passage with the quote highlighted, and a fold that opens
     the whole paragraph and a citation line to copy.
     """
-    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：{confidence_badge(confidence)}"]
-    if len(quotes) > 1:
-        lines += ["", "其他相关原文："]
-        lines += [f"- {md_escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
-    if carried:
-        lines += ["", "（沿用上文的关键词：" + "、".join(md_escape(t) for t in carried) + "）"]
+    lines = render_head(quotes, confidence, carried)
     lines += ["", "**来源**", ""]
     by_article: dict[str, list[Quote]] = {}
     for q in quotes:

@@ -29,6 +29,7 @@ from assistant.access import (
     allowed_hosts,
 )
 from assistant.answer import md_escape
+from assistant.chat_view import PANEL_CSS, PANEL_EMPTY, SCROLL_TO_QUOTES_JS, chat_reply
 from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
 from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
@@ -79,7 +80,10 @@ def user_turns(history: list[Any]) -> list[str]:
 
 
 def make_respond(assistant: Assistant, recent: RecentAnswers | None = None) -> Any:
-    """The chat callback bound to one assistant; answers are kept in ``recent`` for votes."""
+    """The chat callback bound to one assistant: the reply's markdown and the sources panel.
+
+    Answers are kept in ``recent`` for votes.
+    """
 
     def respond(
         message: Any,
@@ -88,7 +92,7 @@ def make_respond(assistant: Assistant, recent: RecentAnswers | None = None) -> A
         source: str | None = None,
         since: str | None = None,
         until: str | None = None,
-    ) -> str:
+    ) -> tuple[str, str]:
         question = message_text(message)
         try:
             where = Filter(
@@ -99,10 +103,11 @@ def make_respond(assistant: Assistant, recent: RecentAnswers | None = None) -> A
             )
             answer = assistant.ask(question, history=user_turns(history), where=where)
         except AssistantError as exc:
-            return md_escape(public_message(str(exc), assistant.settings))
+            return md_escape(public_message(str(exc), assistant.settings)), PANEL_EMPTY
+        shown, panel = chat_reply(answer, assistant.index.article_text)
         if recent is not None:
-            recent.remember(answer)
-        return answer.answer
+            recent.remember(shown, answer)
+        return shown, panel
 
     return respond
 
@@ -224,33 +229,43 @@ def build_app(
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             recent = RecentAnswers() if feedback is not None else None
             examples = example_questions(assistant)  # each one asked and answered first
-            # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
-            # The chat fills the window's height below the header; after each answer the view
-            # shows the reader's question and the start of the answer, not the answer's end.
-            chatbot = gr.Chatbot(
-                height="calc(100vh - 240px)",
-                min_height=420,
-                autoscroll=False,
-                label="对话",
-                buttons=["copy"],
-                elem_id="chat",
-                latex_delimiters=[],
-            )
-            gr.ChatInterface(
-                make_respond(assistant, recent),
-                chatbot=chatbot,
-                textbox=gr.Textbox(
-                    placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题", label="问题"
-                ),
-                examples=[[q] for q in examples] or None,
-                examples_label="示例问题",
-                additional_inputs=[only_article, only_source, since, until],
-                api_name="ask",
-                concurrency_limit=CONCURRENT_ANSWERS,
-            )
-            chatbot.change(None, js=SHOW_QUESTION_JS, api_name=False, queue=False)
-            if feedback is not None and recent is not None:
-                _votes(gr, chatbot, feedback, recent)
+            # The sources panel is made first (the chat names it as an output), shown beside the
+            # chat; on a narrow screen the row wraps and it goes below.
+            panel = gr.HTML(PANEL_EMPTY, elem_id="sources", render=False)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=380):
+                    # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
+                    # The chat fills the window's height below the header; after each answer the
+                    # view shows the reader's question and the start of the answer, not its end.
+                    chatbot = gr.Chatbot(
+                        height="calc(100vh - 240px)",
+                        min_height=420,
+                        autoscroll=False,
+                        label="对话",
+                        buttons=["copy"],
+                        elem_id="chat",
+                        latex_delimiters=[],
+                    )
+                    gr.ChatInterface(
+                        make_respond(assistant, recent),
+                        chatbot=chatbot,
+                        textbox=gr.Textbox(
+                            placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题",
+                            label="问题",
+                        ),
+                        examples=[[q] for q in examples] or None,
+                        examples_label="示例问题",
+                        additional_inputs=[only_article, only_source, since, until],
+                        additional_outputs=[panel],
+                        api_name="ask",
+                        concurrency_limit=CONCURRENT_ANSWERS,
+                    )
+                    chatbot.change(None, js=SHOW_QUESTION_JS, api_name=False, queue=False)
+                    if feedback is not None and recent is not None:
+                        _votes(gr, chatbot, feedback, recent)
+                with gr.Column(scale=2, min_width=320):
+                    panel.render()
+                    panel.change(None, js=SCROLL_TO_QUOTES_JS, api_name=False, queue=False)
         with gr.Tab("语料库"):
             table = gr.Dataframe(
                 value=lambda: article_rows(assistant),
@@ -491,7 +506,7 @@ def serve(
         server_name=host,
         server_port=port,
         show_error=False,  # an unexpected error's text may name server paths; users' errors are messages
-        css=CSS,
+        css=CSS + PANEL_CSS,
         max_file_size=limit,
         # Run history would keep every call's inputs, the admin password among them, in the browser.
         run_history=False,

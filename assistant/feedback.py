@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import Answer
-from assistant.store import PassageRecord
+from assistant.store import PassageRecord, stitch
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +62,12 @@ class RecentAnswers:
         self._size = size
         self._lock = threading.Lock()
 
-    def remember(self, answer: Answer) -> None:
-        """Keep ``answer``, forgetting the oldest beyond the size."""
+    def remember(self, shown: str, answer: Answer) -> None:
+        """Keep ``answer``, shown as the markdown ``shown``, forgetting the oldest beyond the size."""
+        key = answer_key(shown)
         with self._lock:
-            self._answers[answer_key(answer.answer)] = answer
-            self._answers.move_to_end(answer_key(answer.answer))
+            self._answers[key] = answer
+            self._answers.move_to_end(key)
             while len(self._answers) > self._size:
                 self._answers.popitem(last=False)
 
@@ -198,24 +199,12 @@ def export_cases(votes: Iterable[dict[str, Any]], find_article: Callable[[str], 
 
 
 def article_texts(passages: Iterable[PassageRecord]) -> Iterator[tuple[str, str]]:
-    """(article id, text) of every indexed article, pieced together from its passages.
-
-    Passages overlap by whole sentences; a gap between two (only ever blanks) reads as one space.
-    """
+    """(article id, text) of every indexed article, pieced together from its passages."""
     by_article: dict[str, list[PassageRecord]] = {}
     for p in passages:
         by_article.setdefault(p.article_id, []).append(p)
     for article_id, held in by_article.items():
-        pieces, pos = [], None
-        for p in sorted(held, key=lambda p: p.start):
-            if pos is not None and p.end <= pos:
-                continue
-            if pos is not None and p.start > pos:
-                pieces.append(" ")
-            start = p.start if pos is None else max(pos, p.start)
-            pieces.append(p.text[start - p.start :])
-            pos = p.end
-        yield article_id, "".join(pieces)
+        yield article_id, stitch(held)[1]
 
 
 def article_finder(texts: Iterable[tuple[str, str]]) -> Callable[[str], str | None]:

@@ -212,26 +212,18 @@ class IndexData:
         return str(self.manifest["model"])
 
     def paragraph_text(self, article_id: str, paragraph: int) -> tuple[int, str]:
-        """A paragraph's start offset and text, pieced together from the passages that hold it.
-
-        Text between two passages that no passage holds (only ever blanks) reads as one space.
-        """
-        rows = self.passages.rows_of({article_id})
-        passages = sorted((self.passages[int(i)] for i in rows), key=lambda p: p.start)
+        """A paragraph's start offset and text, pieced together from the passages that hold it."""
+        passages = [self.passages[int(i)] for i in self.passages.rows_of({article_id})]
         spans = [(a, b) for p in passages for a, b, para in p.sentences if para == paragraph]
         if not spans:
             return 0, ""
         first, last = min(a for a, _ in spans), max(b for _, b in spans)
-        pieces, pos = [], first
-        for p in passages:
-            if p.end <= pos or p.start >= last:
-                continue
-            if p.start > pos:
-                pieces.append(" ")
-                pos = p.start
-            pieces.append(p.text[pos - p.start : min(last, p.end) - p.start])
-            pos = min(last, p.end)
-        return first, "".join(pieces)
+        start, text = stitch([p for p in passages if p.end > first and p.start < last])
+        return first, text[first - start : last - start]
+
+    def article_text(self, article_id: str) -> tuple[int, str]:
+        """Where an article's indexed text starts, and that text, pieced together from its passages."""
+        return stitch([self.passages[int(i)] for i in self.passages.rows_of({article_id})])
 
     def search_dense(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -264,6 +256,28 @@ HNSW_FROM = 200_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 512
+
+
+def stitch(passages: Sequence[PassageRecord]) -> tuple[int, str]:
+    """The text one article's passages cover, and its start offset in the article.
+
+    Passages overlap by whole sentences. A gap between two holds only blanks (a paragraph
+    break); it reads as a line break padded with spaces to its length, so that offset ``i`` of
+    the article is character ``i - start`` of the text.
+    """
+    pieces: list[str] = []
+    first = pos = None
+    for p in sorted(passages, key=lambda p: p.start):
+        if pos is None:
+            first = pos = p.start
+        elif p.end <= pos:
+            continue
+        elif p.start > pos:
+            pieces.append("\n" + " " * (p.start - pos - 1))
+            pos = p.start
+        pieces.append(p.text[pos - p.start :])
+        pos = p.end
+    return first or 0, "".join(pieces)
 
 
 def faiss_kind(passages: int, hnsw_from: int = HNSW_FROM) -> str:

@@ -33,10 +33,14 @@ def make_assistant(settings: Settings) -> Assistant:
     return Assistant(settings, embedder=embedder)
 
 
-def test_respond_answers_with_marked_quote_and_sources(settings: Settings) -> None:
+def test_respond_answers_first_and_opens_the_article_at_the_quote_in_the_panel(settings: Settings) -> None:
     respond = make_respond(make_assistant(settings))
-    reply = respond("雷神山医院项目指挥部成立了什么组织？", [])
-    assert "<mark>" in reply and "临时党委" in reply and "《建设雷神山》" in reply
+    reply, panel = respond("雷神山医院项目指挥部成立了什么组织？", [])
+    assert reply.startswith("> ") and "临时党委" in reply.split("\n")[0]  # the answer comes first
+    assert "[1] 《建设雷神山》，第" in reply and "<blockquote>" not in reply  # citations, no passages
+    assert "来源：1 篇文章" in panel and "《建设雷神山》" in panel
+    marked = panel.split("<mark>", 1)[1].split("</mark>", 1)[0]
+    assert "临时党委" in marked and "<sup>[1]</sup>" in panel and "复制引用" in panel
 
 
 def test_respond_passes_history_for_follow_ups(settings: Settings) -> None:
@@ -45,14 +49,15 @@ def test_respond_passes_history_for_follow_ups(settings: Settings) -> None:
         {"role": "user", "content": "雷神山医院项目指挥部成立了什么组织？"},
         {"role": "assistant", "content": "……"},
     ]
-    reply = respond("他们在仪式上做了什么？", history)
+    reply, _ = respond("他们在仪式上做了什么？", history)
     assert "沿用上文的关键词" in reply and "重温入党誓词" in reply
 
 
 def test_respond_turns_bad_input_into_a_message(settings: Settings) -> None:
     respond = make_respond(make_assistant(settings))
-    assert "empty" in respond("   ", [])
-    reply = respond("<script>alert(1)</script>", [])
+    assert "empty" in respond("   ", [])[0]
+    reply, panel = respond("<script>alert(1)</script>", [])
+    assert "<script>" not in panel
     assert "<script>" not in reply and "&lt;script&gt;" in reply
 
 
@@ -82,11 +87,11 @@ def test_respond_applies_the_filter_panel(settings: Settings) -> None:
         "---\ntitle: 另一篇\nsource: 新华社\n---\n　　1月29日，中建三局雷神山医院项目指挥部成立临时党委，党员们重温入党誓词。\n",
     )
     respond = make_respond(make_assistant(settings))
-    only_b = respond("雷神山医院项目指挥部成立了什么组织？", [], "b.txt", None, "", "")
+    only_b, _ = respond("雷神山医院项目指挥部成立了什么组织？", [], "b.txt", None, "", "")
     assert "《另一篇》" in only_b and "《建设雷神山》" not in only_b
-    by_source = respond("雷神山医院项目指挥部成立了什么组织？", [], None, "新华社", "", "")
+    by_source, _ = respond("雷神山医院项目指挥部成立了什么组织？", [], None, "新华社", "", "")
     assert "《另一篇》" in by_source and "新华社" in by_source
-    nothing = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, "2030", "")
+    nothing, _ = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, "2030", "")
     assert "no article matches the filter" in nothing
 
 
@@ -106,7 +111,7 @@ def test_chat_shows_latex_verbatim_and_marks_invisible_characters(settings: Sett
 def test_respond_refuses_impossible_filter_dates(settings: Settings) -> None:
     respond = make_respond(make_assistant(settings))
     for since, until in (("2020-02-30", ""), ("", "2020-13"), ("2020-3", ""), ("2020-03", "2020-02")):
-        reply = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, since, until)
+        reply, _ = respond("雷神山医院项目指挥部成立了什么组织？", [], None, None, since, until)
         assert "date" in reply and "《建设雷神山》" not in reply, reply
 
 

@@ -121,10 +121,12 @@ def _ask(page: Page, question: str, answers_before: int) -> Locator:
     return page.locator("#chat .bot.message").nth(answers_before)
 
 
-def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, tmp_path: Path) -> None:
+def test_answer_first_sources_open_at_the_quote_beside_it_and_follow_up_works(
+    page: Page, tmp_path: Path
+) -> None:
     answer = _ask(page, "火神山医院是哪家企业负责建设的？", 0)
-    assert "中建三局" in answer.locator("mark").first.inner_text()
-    assert "让党旗在疫情防控一线高高飘扬" in answer.inner_text()
+    assert "中建三局" in answer.locator("blockquote").first.inner_text()  # the answer comes first
+    assert "[1] 《让党旗在疫情防控一线高高飘扬" in answer.inner_text()
     label = answer.locator("strong[title]").first  # 高/中/低, its measured meaning on hover and beside it
     assert label.inner_text() in ("高", "中", "低") and "首条引文含答案" in (
         label.get_attribute("title") or ""
@@ -132,18 +134,34 @@ def test_question_gets_highlighted_cited_quote_and_follow_up_works(page: Page, t
     assert (
         "首条引文含答案" in answer.locator("small").first.inner_text() and "得分" not in answer.inner_text()
     )
-    fold = answer.locator("details").first
-    assert not fold.locator("code").is_visible()
-    fold.locator("summary").click()  # opens the whole paragraph and the citation line
-    assert fold.locator("code").inner_text().startswith("《让党旗在疫情防控一线高高飘扬")
+    panel = page.locator("#sources")
+    chat_box, panel_box = page.locator("#chat").bounding_box(), panel.bounding_box()
+    assert chat_box and panel_box and panel_box["x"] >= chat_box["x"] + chat_box["width"] - 1  # beside
+    mark = panel.locator("mark").first
+    mark.wait_for(state="visible")
+    assert "中建三局" in mark.inner_text()
+    page.wait_for_timeout(300)  # the panel scrolls to its quotes on the next frame
+    assert mark.evaluate(IN_VIEW_JS), "the panel did not open the article at the quote"
+    fold = panel.locator("details").first
+    assert not fold.locator("code").first.is_visible()
+    fold.locator("summary").click()  # the citation lines to copy
+    assert fold.locator("code").first.inner_text().startswith("《让党旗在疫情防控一线高高飘扬")
     page.get_by_label("问题", exact=True).wait_for(state="visible")
     _screenshot(page, "screenshot.png", tmp_path)
 
     _ask(page, "雷神山医院项目指挥部成立了什么组织？", 1)
     follow = _ask(page, "他们在仪式上做了什么？", 2)
-    text = follow.locator("mark").first.inner_text()
+    text = follow.locator("blockquote").first.inner_text()
     assert "宣誓" in text or "授旗" in text, text
     assert "沿用上文的关键词" in follow.inner_text()
+
+
+def test_on_a_phone_the_sources_panel_goes_below_the_chat(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    _ask(page, "火神山医院是哪家企业负责建设的？", 0)
+    chat_box, panel_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
+    assert chat_box and panel_box and panel_box["y"] >= chat_box["y"] + chat_box["height"] - 1
+    assert panel_box["width"] <= 390
 
 
 def test_off_topic_question_is_told_plainly_with_the_nearest_passages_folded(page: Page) -> None:
@@ -170,7 +188,7 @@ IN_VIEW_JS = """el => {
 
 
 def test_after_a_long_answer_the_question_and_the_answer_start_stay_in_view(page: Page) -> None:
-    page.set_viewport_size({"width": 1280, "height": 720})
+    page.set_viewport_size({"width": 390, "height": 720})  # a phone: answers run taller than the chat
     _ask(page, "雷神山医院项目指挥部成立了什么组织？", 0)
     answer = _ask(page, "火神山医院是哪家企业负责建设的？", 1)
     page.wait_for_timeout(300)  # the scroll runs on the next frame
@@ -247,9 +265,12 @@ def test_uploaded_article_is_indexed_cited_deleted_and_restored(page: Page, tmp_
 
     page.get_by_role("tab", name="问答").click()
     answer = _ask(page, "青岛至蒙巴萨的航线单程要航行多少天？", 0)
-    assert "28天" in answer.locator("mark").first.inner_text()
+    assert "28天" in answer.locator("blockquote").first.inner_text()
     assert "青岛港开通至非洲东海岸的集装箱直达航线" in answer.inner_text()
-    assert "$$p=c+m$$" in answer.inner_text() and answer.locator(".katex").count() == 0
+    panel = page.locator("#sources")
+    assert "28天" in panel.locator("mark").first.inner_text()
+    for shown in (answer, panel):  # quoted as written, never rendered as math
+        assert "$$p=c+m$$" in shown.inner_text() and shown.locator(".katex").count() == 0
 
     page.get_by_role("tab", name="语料库").click()
     assert page.locator("#delete-choice input").input_value() == "", "nothing is chosen for deletion"

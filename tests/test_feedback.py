@@ -60,7 +60,7 @@ def _history(*turns: tuple[str, str]) -> list[dict[str, str]]:
 def test_a_vote_records_its_question_history_and_quotes(tmp_path: Path) -> None:
     log, recent = FeedbackLog(tmp_path / "index" / "feedback.jsonl"), RecentAnswers()
     shown = "> 火神山医院由中建三局牵头建设 [1]\n"
-    recent.remember(_answer(shown))
+    recent.remember(shown, _answer(shown))
     history = _history(("武汉建了哪些医院？", "> 火神山和雷神山 [1]"), ("火神山医院是谁建的？", shown))
     vote_id = record_vote(log, recent, history, 3, False)
     assert vote_id
