@@ -107,6 +107,9 @@ def _answers(assistant: Assistant, question: str) -> list[tuple[str, int, int]] 
     except AssistantError as exc:
         logger.info("example 「%s」 not shown: %s", question, exc)
         return None
+    except Exception:  # noqa: BLE001 - an example is never worth failing to serve the chat for
+        logger.warning("example 「%s」 not shown: asking it failed", question, exc_info=True)
+        return None
     return [(q.article_id, q.start, q.end) for q in answer.quotes] if answer.answered else None
 
 
