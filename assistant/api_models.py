@@ -47,6 +47,7 @@ ASK_EXAMPLE = {
     "confidence": "高",
     "carried_terms": [],
     "answerable": 0.9032,
+    "answer_span": None,
 }
 
 
@@ -127,6 +128,15 @@ class QuoteReply(BaseModel):
     citation: str = Field(description="可直接复制的引用")
 
 
+class AnswerSpanReply(BaseModel):
+    """The words of the first quote that answer the question: the article's text from ``start`` to ``end``."""
+
+    start: int = Field(description="在文章中的起始位置（字符）", examples=[2851])
+    end: int = Field(description="在文章中的结束位置（不含）", examples=[2855])
+    text: str = Field(description="原文中的答案，逐字", examples=["中建三局"])
+    score: float = Field(description="答案正确的概率估计", examples=[0.81])
+
+
 class AskReply(BaseModel):
     """Exactly what ``assistant ask --json`` prints."""
 
@@ -139,6 +149,9 @@ class AskReply(BaseModel):
     confidence: str = Field(description="高 / 中 / 低 / 无", examples=["高"])
     carried_terms: list[str] = Field(description="追问时沿用的上文关键词", examples=[["雷神山", "临时党委"]])
     answerable: float = Field(description="可回答的概率估计", examples=[0.93])
+    answer_span: AnswerSpanReply | None = Field(
+        None, description="首条引文中直接回答问题的原文片段；不够可靠时为 null"
+    )
 
 
 class Article(BaseModel):
