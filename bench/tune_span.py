@@ -49,7 +49,7 @@ from assistant.eval_natural import load_questions, locate  # noqa: E402
 from assistant.evaluate import load_squad  # noqa: E402
 from assistant.quoting import models as quote_models  # noqa: E402
 from assistant.quoting import question_evidence  # noqa: E402
-from assistant.span import EVIDENCE, FEATURES, MODEL_FILE, candidates, span_evidence  # noqa: E402
+from assistant.span import EVIDENCE, FEATURES, MODEL_FILE, candidates, choose  # noqa: E402
 from assistant.span_metrics import char_f1, exact_match  # noqa: E402
 
 FOLDS = 5
@@ -149,11 +149,12 @@ def train(items: list[Item], good: float, l2: float) -> tuple[dict[str, float], 
 
 
 def best(it: Item, w: dict[str, float]) -> tuple[int, list[float]]:
-    """The index of the ranker's best candidate and its evidence (span.EVIDENCE)."""
+    """The index of the candidate the product would show and its evidence (span.EVIDENCE)."""
     scores = np.asarray([c.features for c in it.candidates], dtype=float) @ np.asarray(list(w.values()))
     order = np.argsort(-scores, kind="stable")
     scored = [(float(scores[i]), it.candidates[i]) for i in order]
-    return int(order[0]), span_evidence(it.question, scored, it.quote_score)
+    chosen, evidence = choose(it.question, scored, it.quote_score)
+    return next(i for i in order if it.candidates[i] is chosen), evidence
 
 
 def cross_validate(
