@@ -30,6 +30,7 @@ from assistant.quoting import (
     rank,
 )
 from assistant.retrieval import Filter, Hit, Mode, Retriever
+from assistant.span import AnswerSpan, answer_span
 
 # Pronouns and demonstratives, words that open a continuation, and a closing 呢.
 FOLLOW_UP_MARKERS = re.compile(
@@ -118,6 +119,7 @@ class Answer:
     answerable: float = 0.0
     # A refusal's nearest sentences: shown folded as unconfirmed, never as an answer.
     nearest: list[Quote] = field(default_factory=list)
+    answer_span: AnswerSpan | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object."""
@@ -130,6 +132,7 @@ class Answer:
             "carried_terms": self.carried_terms,
             "answerable": round(self.answerable, 4),
             "nearest": [{**asdict(q), "citation": q.citation} for q in self.nearest],
+            "answer_span": asdict(self.answer_span) if self.answer_span else None,
         }
 
 
@@ -325,11 +328,12 @@ class Answerer:
             # The reader still gets something to judge the refusal by: the nearest sentences, unconfirmed.
             nearest = self._quotes(choose(ranked, first, w.nearest, None))
             rendered = render_abstention(question, nearest)
-            return Answer(question, False, rendered, [], "无", carried, answerable, nearest)
+            return Answer(question, False, rendered, [], "无", carried, answerable, nearest=nearest)
         quotes = self._quotes(choose(ranked, first, w.quotes, w.further_within))
         confidence = confidence_label(quotes[0].score)
-        rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text)
-        return Answer(question, True, rendered, quotes, confidence, carried, answerable)
+        span = answer_span(question, quotes[0].quote, quotes[0].start, first)
+        rendered = render_answer(quotes, confidence, carried, self.retriever.index.paragraph_text, span)
+        return Answer(question, True, rendered, quotes, confidence, carried, answerable, answer_span=span)
 
     def _quotes(self, chosen: list[tuple[float, Candidate]]) -> list[Quote]:
         """Cited quotes, numbered from 1, for the chosen candidates and their probabilities."""
@@ -414,17 +418,39 @@ def confidence_badge(label: str) -> str:
     return badge + (f" <small>{meaning}</small>" if meaning else "")
 
 
-def highlight(text: str, offset: int, quote: Quote) -> str:
-    """``text`` (which starts at ``offset`` in the article) as HTML, the quote in ``<mark>``."""
+def highlight(text: str, offset: int, quote: Quote, span: AnswerSpan | None = None) -> str:
+    """``text`` (which starts at ``offset`` in the article) as HTML, the quote in ``<mark>``.
+
+    An answer span inside the quote is marked within the highlight as ``<span class="answer">``.
+    """
     a = max(0, quote.start - offset)
     b = max(a, quote.end - offset)
-    parts = [mark_invisible(html.escape(part)) for part in (text[:a], text[a:b], text[b:])]
-    return (parts[0] + "<mark>" + parts[1] + "</mark>" + parts[2]).replace("\n", "<br>")
+    if span is not None and quote.start <= span.start and span.end <= quote.end:
+        x, y = span.start - offset, span.end - offset
+        inside = f'{_html(text[a:x])}<span class="answer">{_html(text[x:y])}</span>{_html(text[y:b])}'
+    else:
+        inside = _html(text[a:b])
+    return (_html(text[:a]) + "<mark>" + inside + "</mark>" + _html(text[b:])).replace("\n", "<br>")
 
 
-def render_head(quotes: list[Quote], confidence: str, carried: list[str]) -> list[str]:
-    """Markdown lines of the answer itself: the first quote, its label, the supporting quotes."""
-    lines = [f"> {md_escape(quotes[0].quote)} [1]", "", f"置信度：{confidence_badge(confidence)}"]
+def _html(text: str) -> str:
+    return mark_invisible(html.escape(text))
+
+
+def render_head(
+    quotes: list[Quote], confidence: str, carried: list[str], span: AnswerSpan | None = None
+) -> list[str]:
+    """Markdown lines of the answer itself: the answer span in bold when there is one, the first
+    quote (the span marked inside it), its label, the supporting quotes."""
+    top = quotes[0]
+    if span is None:
+        lines = [f"> {md_escape(top.quote)} [1]"]
+    else:
+        # A tag, not **…**: markdown does not open bold between two CJK characters before 《.
+        x, y = span.start - top.start, span.end - top.start
+        marked = md_escape(top.quote[:x]) + f'<span class="answer">{md_escape(span.text)}</span>'
+        lines = [f"**{md_escape(span.text)}**", "", f"> {marked}{md_escape(top.quote[y:])} [1]"]
+    lines += ["", f"置信度：{confidence_badge(confidence)}"]
     if len(quotes) > 1:
         lines += ["", "其他相关原文："]
         lines += [f"- {md_escape(q.quote)} [{q.rank}]" for q in quotes[1:]]
@@ -438,13 +464,15 @@ def render_answer(
     confidence: str,
     carried: list[str],
     paragraph_text: Callable[[str, int], tuple[int, str]],
+    span: AnswerSpan | None = None,
 ) -> str:
-    """Markdown: the first quote as the answer, then the sources grouped by article.
+    """Markdown: the answer span in bold when there is one, the first quote, then the sources.
 
-    Each quote shows its passage with the quote highlighted, and a fold that opens
-    the whole paragraph and a citation line to copy.
+    Sources are grouped by article; each quote shows its passage with the quote highlighted
+    (and the answer span marked inside the first), and a fold that opens the whole paragraph
+    and a citation line to copy.
     """
-    lines = render_head(quotes, confidence, carried)
+    lines = render_head(quotes, confidence, carried, span)
     lines += ["", "**来源**", ""]
     by_article: dict[str, list[Quote]] = {}
     for q in quotes:
@@ -455,11 +483,12 @@ def render_answer(
         lines += [f"**《{md_escape(first.title)}》**" + (f" · {extra}" if extra else ""), ""]
         for q in group:
             start, paragraph = paragraph_text(q.article_id, q.paragraph)
+            marks = span if q.rank == 1 else None
             lines += [
                 f"[{q.rank}] {f'第 {q.page} 页 · ' if q.page else ''}第 {q.paragraph} 段",
-                f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
+                f"<blockquote>{highlight(q.passage, q.passage_start, q, marks)}</blockquote>",
                 f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
-                f"<p>{highlight(paragraph, start, q)}</p>"
+                f"<p>{highlight(paragraph, start, q, marks)}</p>"
                 f"<p><code>{mark_invisible(html.escape(q.citation))}</code></p></details>",
                 "",
             ]

@@ -49,6 +49,7 @@ ASK_EXAMPLE = {
     "carried_terms": [],
     "answerable": 0.9032,
     "nearest": [],
+    "answer_span": None,
 }
 
 
@@ -129,6 +130,15 @@ class QuoteReply(BaseModel):
     citation: str = Field(description="可直接复制的引用")
 
 
+class AnswerSpanReply(BaseModel):
+    """The words of the first quote that answer the question: the article's text from ``start`` to ``end``."""
+
+    start: int = Field(description="在文章中的起始位置（字符）", examples=[2851])
+    end: int = Field(description="在文章中的结束位置（不含）", examples=[2855])
+    text: str = Field(description="原文中的答案，逐字", examples=["中建三局"])
+    score: float = Field(description="答案正确的概率估计", examples=[0.81])
+
+
 class AskReply(BaseModel):
     """Exactly what ``assistant ask --json`` prints."""
 
@@ -144,6 +154,9 @@ class AskReply(BaseModel):
     nearest: list[QuoteReply] = Field(
         default_factory=list,
         description="拒答时最接近的句子：未经确认，可能并不回答这个问题（回答时为空）",
+    )
+    answer_span: AnswerSpanReply | None = Field(
+        None, description="首条引文中直接回答问题的原文片段；不够可靠时为 null"
     )
 
 

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 CSS = """
 mark { background: #ffe58f; color: inherit; padding: 0 2px; border-radius: 2px; }
 blockquote { margin: 4px 0 8px 0; color: #444; }
+.answer { font-weight: 700; text-decoration: underline; text-underline-offset: 3px; }
 .ctl { color: #a8071a; font-size: 0.75em; border: 1px dotted #a8071a; border-radius: 2px; }
 #chat .message-row { scroll-margin-top: 32px; }
 """

@@ -1,6 +1,7 @@
 """What the web chat shows for an answer: the reply in the chat, and the sources panel beside it.
 
-The reply puts the answer first (the first quote, its label, the supporting quotes) and
+The reply puts the answer first (the answer span in bold when there is one, the first quote,
+its label, the supporting quotes) and
 ends with one citation line per quote. The panel groups the quotes by article and opens
 each article at its quotes, highlighted, in a box the reader can scroll to read around
 them. A refusal's nearest sentences go to the panel too, headed as unconfirmed. The CLI
@@ -13,6 +14,7 @@ import html
 from collections.abc import Callable
 
 from assistant.answer import NEAREST_LABEL, Answer, Quote, mark_invisible, md_escape, render_head
+from assistant.span import AnswerSpan
 
 # Characters of article text shown before the first quote and after the last one.
 CONTEXT_CHARS = 1500
@@ -48,10 +50,12 @@ def chat_reply(answer: Answer, article_text: Callable[[str], tuple[int, str]]) -
             render_panel(answer.nearest, article_text, unconfirmed=True) if answer.nearest else PANEL_EMPTY
         )
         return answer.answer, panel
-    lines = render_head(answer.quotes, answer.confidence, answer.carried_terms)
+    lines = render_head(answer.quotes, answer.confidence, answer.carried_terms, answer.answer_span)
     lines += ["", "**来源**（原文见来源面板）", ""]
     lines += [f"[{q.rank}] {md_escape(short_citation(q))}  " for q in answer.quotes]
-    return "\n".join(lines).rstrip() + "\n", render_panel(answer.quotes, article_text)
+    return "\n".join(lines).rstrip() + "\n", render_panel(
+        answer.quotes, article_text, span=answer.answer_span
+    )
 
 
 def short_citation(q: Quote) -> str:
@@ -61,9 +65,13 @@ def short_citation(q: Quote) -> str:
 
 
 def render_panel(
-    quotes: list[Quote], article_text: Callable[[str], tuple[int, str]], unconfirmed: bool = False
+    quotes: list[Quote],
+    article_text: Callable[[str], tuple[int, str]],
+    unconfirmed: bool = False,
+    span: AnswerSpan | None = None,
 ) -> str:
-    """The quotes grouped by article, each article open at its quotes with each one marked."""
+    """The quotes grouped by article, each article open at its quotes with each one marked
+    (and the answer span marked inside the first)."""
     by_article: dict[str, list[Quote]] = {}
     for q in quotes:
         by_article.setdefault(q.article_id, []).append(q)
@@ -81,7 +89,7 @@ def render_panel(
         parts += [
             '<section class="src-article">',
             f"<div><strong>《{_escaped(first.title)}》</strong>{' · ' + meta if meta else ''}</div>",
-            f'<div class="src-text">{marked(text, start, group)}</div>',
+            f'<div class="src-text">{marked(text, start, group, span)}</div>',
             f"<details><summary>复制引用</summary>{citations}</details>",
             "</section>",
         ]
@@ -89,10 +97,11 @@ def render_panel(
     return "".join(parts)
 
 
-def marked(text: str, offset: int, quotes: list[Quote]) -> str:
+def marked(text: str, offset: int, quotes: list[Quote], span: AnswerSpan | None = None) -> str:
     """HTML of ``text`` (starting at ``offset`` in the article) around the quotes, each in ``<mark>``.
 
-    Shows :data:`CONTEXT_CHARS` before the first quote and after the last, with …… where cut.
+    The answer span, inside the first quote, is marked within its highlight. Shows
+    :data:`CONTEXT_CHARS` before the first quote and after the last, with …… where cut.
     """
     spans = sorted((max(q.start - offset, 0), max(q.end - offset, 0), q.rank) for q in quotes)
     lo = max(0, spans[0][0] - CONTEXT_CHARS)
@@ -103,7 +112,11 @@ def marked(text: str, offset: int, quotes: list[Quote]) -> str:
         a = max(a, pos)
         out.append(_escaped(text[pos:a]))
         if b > a:
-            out.append(f"<mark>{_escaped(text[a:b])}</mark><sup>[{rank}]</sup>")
+            inside = _escaped(text[a:b])
+            if rank == 1 and span is not None and a <= span.start - offset and span.end - offset <= b:
+                x, y = span.start - offset, span.end - offset
+                inside = f'{_escaped(text[a:x])}<span class="answer">{_escaped(text[x:y])}</span>{_escaped(text[y:b])}'
+            out.append(f"<mark>{inside}</mark><sup>[{rank}]</sup>")
         pos = max(pos, b)
     out.append(_escaped(text[pos:hi]))
     out.append("……" if hi < len(text) else "")

@@ -412,6 +412,11 @@ def eval_command(
     click.echo(f"{'':8}" + "".join(f"{m:>19}" for m in METRICS))
     for mode in ("hybrid", "bm25", "dense"):
         click.echo(f"{mode:8}" + "".join(f"{result[mode][m]:>19.4f}" for m in METRICS))
+    s = result["span"]
+    click.echo(
+        f"answer span (hybrid): shown for {s['shown']} of {s['answered']} answered ({s['shown_share']:.3f}); "
+        f"over the shown, exact match {s['exact_match']:.3f}, F1 {s['f1']:.3f}"
+    )
 
 
 def print_natural(result: dict[str, Any]) -> None:
@@ -442,6 +447,11 @@ def print_natural(result: dict[str, Any]) -> None:
     click.echo(
         f"refusals: precision {abst['precision']:.3f}, recall {abst['recall']:.3f} "
         f"over {abst['negatives']} negatives"
+    )
+    s = result["span"]
+    click.echo(
+        f"answer span: shown for {s['shown']} of {s['answered']} answered ({s['shown_share']:.3f}); "
+        f"it contains a gold answer for {s['contains_answer']:.3f}; shown on {s['shown_on_negatives']} negatives"
     )
 
 

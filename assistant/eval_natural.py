@@ -10,6 +10,9 @@ Every answerable miss is put down to the stage that lost it:
 - **retrieval**: no passage among those quoted from (the top ``passages``) holds an answer;
 - **sentence**: one does, but the first quote (abstention aside) does not;
 - **abstention**: the first quote holds the answer, but the assistant refused.
+
+The answer span shown above the first quote counts as right when it contains or equals a
+gold answer string.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class Outcome:
     unrefused_first: bool
     retrieved: bool
     answerable: float
+    span: str | None = None
 
 
 def outcomes(answerer: Answerer, questions: list[NaturalQuestion], dump: Any = None) -> Iterator[Outcome]:
@@ -141,6 +145,7 @@ def outcomes(answerer: Answerer, questions: list[NaturalQuestion], dump: Any = N
             unrefused_first=bool(unrefused.quotes) and holds(unrefused.quotes[0].quote, q.answers),
             retrieved=any(holds(h.passage.text, q.answers) for h in hits[: answerer.weights.passages]),
             answerable=reply.answerable,
+            span=reply.answer_span.text if reply.answer_span else None,
         )
         if dump is not None:
             unanswerable = candidates_without(answerer, q.text, vector, terms, q.article) if q.article else []
@@ -186,8 +191,17 @@ def summarise(results: list[Outcome]) -> dict[str, Any]:
     negatives = [r for r in results if not r.question.answers]
     refused_negatives = sum(not r.answered for r in negatives)
     refused = refused_negatives + sum(not r.answered for r in answerable)
+    answered = [r for r in answerable if r.answered]
+    shown = [r for r in answered if r.span is not None]
     return {
         "questions": len(results),
+        "span": {
+            "answered": len(answered),
+            "shown": len(shown),
+            "shown_share": share([r.span is not None for r in answered]),
+            "contains_answer": share([holds(r.span or "", r.question.answers) for r in shown]),
+            "shown_on_negatives": sum(r.answered and r.span is not None for r in negatives),
+        },
         "answerable": {
             "n": len(answerable),
             "answer_in_quote@1": share([r.first for r in answerable]),

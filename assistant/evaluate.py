@@ -4,7 +4,9 @@ Each context becomes an article in a temporary index. For every question the
 gold passages are those of its context that contain a gold answer; we report
 passage recall@1/5/20 and MRR@10, and whether a gold answer string appears in
 the rank-1 quote or in the top-3 quotes, for hybrid, BM25-only and dense-only
-retrieval in one run.
+retrieval in one run. For hybrid retrieval it also scores the answer span shown above the
+first quote: the share of answered questions that show one, and CMRC 2018's official exact
+match and character F1 over the spans shown.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from assistant.indexing import EmbedderLike, index_articles, text_hash
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate
 from assistant.retrieval import MODES, Retriever
+from assistant.span_metrics import char_f1, exact_match
 from assistant.store import IndexData, load_index
 
 logger = logging.getLogger(__name__)
@@ -153,6 +156,7 @@ def evaluate(
     contexts = {a.id: a.text for a in articles}
     answerer = Answerer(Retriever(index, embedder), weights)
     totals = {mode: dict.fromkeys(METRICS, 0.0) for mode in MODES}
+    spans = {"answered": 0, "shown": 0, "em": 0.0, "f1": 0.0}
     dump_file = open(dump, "w", encoding="utf-8") if dump else None  # noqa: SIM115
     try:
         for q in tqdm(questions, desc="questions", unit="q"):
@@ -175,6 +179,12 @@ def evaluate(
                 quotes = [x.quote for x in reply.quotes]
                 m["answer_in_quote@1"] += any(a in quotes[0] for a in answers) if quotes else 0
                 m["answer_in_quote@3"] += any(a in x for a in answers for x in quotes[:3])
+                if mode == "hybrid" and reply.answered:
+                    spans["answered"] += 1
+                    if reply.answer_span:
+                        spans["shown"] += 1
+                        spans["em"] += exact_match(reply.answer_span.text, answers)
+                        spans["f1"] += char_f1(reply.answer_span.text, answers)
                 if dump_file and mode == "hybrid":
                     unanswerable = candidates_without(answerer, q.text, vector, terms, q.article_id)
                     dump_file.write(
@@ -197,4 +207,17 @@ def evaluate(
     n = max(len(questions), 1)
     result: dict[str, Any] = {mode: {k: round(v / n, 4) for k, v in totals[mode].items()} for mode in MODES}
     result["questions"] = len(questions)
+    result["span"] = span_summary(spans)
     return result
+
+
+def span_summary(spans: dict[str, float]) -> dict[str, float]:
+    """The answer-span figures: shown share of answered questions, EM and F1 over the shown."""
+    shown = spans["shown"]
+    return {
+        "answered": int(spans["answered"]),
+        "shown": int(shown),
+        "shown_share": round(shown / spans["answered"], 4) if spans["answered"] else 0.0,
+        "exact_match": round(spans["em"] / shown, 4) if shown else 0.0,
+        "f1": round(spans["f1"] / shown, 4) if shown else 0.0,
+    }

@@ -311,6 +311,24 @@ def answer_type(question: str, text: str, tokens: set[str], question_terms: set[
     return 0.5
 
 
+def question_kind(question: str) -> str | None:
+    """What a (simplified) question asks for: org, time, number, place, person or why; None for none.
+
+    Read in the order :func:`answer_type` reads it: 哪家公司 asks for an organisation, 哪一年 a time.
+    """
+    kinds = (
+        ("org", _ORG_Q),
+        ("time", _TIME_Q),
+        ("number", _NUMBER_Q),
+        ("place", _PLACE_Q),
+        ("person", _WHO_Q),
+    )
+    for kind, asked in kinds:
+        if asked.search(question):
+            return kind
+    return "why" if _WHY_Q.search(question) else None
+
+
 def unit_pattern(question: str) -> re.Pattern[str] | None:
     """The number-with-unit an answer must hold, when the question names the unit (多少头, 几级, 多少钱)."""
     for asked, unit in _UNIT_QUESTIONS:

@@ -7,7 +7,8 @@ Usage::
 Warm: the model and index are loaded once (as in the server), then each seed
 question is asked ``repeat`` times; the first ask of each question pays for
 embedding its candidate sentences, later ones hit the sentence cache, so both
-are reported. Cold: a fresh ``assistant ask`` process, timed end to end, with
+are reported, and the repeated asks once more without the time the answer span takes
+(assistant/span.py, timed alone on the same first quote). Cold: a fresh ``assistant ask`` process, timed end to end, with
 the import and load stages measured inside one process.
 """
 
@@ -62,8 +63,12 @@ def main() -> None:
     answerer = assistant.answerer
     retriever = answerer.retriever
 
-    stages: dict[str, list[float]] = {k: [] for k in ("embed", "bm25", "faiss+fusion", "quotes", "total")}
-    first, warm = [], []
+    from assistant.span import answer_span
+
+    stages: dict[str, list[float]] = {
+        k: [] for k in ("embed", "bm25", "faiss+fusion", "quotes", "span", "total")
+    }
+    first, warm, without_span = [], [], []
     for q in QUESTIONS:
         for i in range(args.repeat):
             start = time.perf_counter()
@@ -74,9 +79,18 @@ def main() -> None:
             b = time.perf_counter()
             hits = retriever.search(q, k=10, query_vector=vector, query_tokens=terms)
             c = time.perf_counter()
-            answerer.compose(q, answerer.candidates(q, hits, vector, terms), [])
+            reply = answerer.compose(q, answerer.candidates(q, hits, vector, terms), [])
             d = time.perf_counter()
             total = time.perf_counter() - start
+            # compose() picks the answer span; timed again alone, its share of the ask is known.
+            e = time.perf_counter()
+            if reply.answered:
+                top = reply.quotes[0]
+                answer_span(q, top.quote, top.start, top.score)
+            span = time.perf_counter() - e
+            stages["span"].append(span)
+            if i:
+                without_span.append(total - span)
             stages["embed"].append(a - start)
             stages["bm25"].append(b - a)
             stages["faiss+fusion"].append(c - b)
@@ -94,6 +108,7 @@ def main() -> None:
         f"warm ask, first time a question is seen: median {ms(statistics.median(first))}, max {ms(max(first))}"
     )
     print(f"warm ask, repeated: median {ms(statistics.median(warm))}, max {ms(max(warm))}")
+    print(f"warm ask, repeated, without the answer span: median {ms(statistics.median(without_span))}")
 
     cmd = [sys.executable, "-m", "assistant", "ask", QUESTIONS[0], "--index", str(args.index)]
     start = time.perf_counter()

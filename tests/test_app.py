@@ -36,11 +36,13 @@ def make_assistant(settings: Settings) -> Assistant:
 def test_respond_answers_first_and_opens_the_article_at_the_quote_in_the_panel(settings: Settings) -> None:
     respond = make_respond(make_assistant(settings))
     reply, panel = respond("雷神山医院项目指挥部成立了什么组织？", [])
-    assert reply.startswith("> ") and "临时党委" in reply.split("\n")[0]  # the answer comes first
+    assert reply.startswith("**临时党委**\n\n> ")  # the answer comes first: its span, then its quote
     assert "[1] 《建设雷神山》，第" in reply and "<blockquote>" not in reply  # citations, no passages
     assert "来源：1 篇文章" in panel and "《建设雷神山》" in panel
     marked = panel.split("<mark>", 1)[1].split("</mark>", 1)[0]
-    assert "临时党委" in marked and "<sup>[1]</sup>" in panel and "复制引用" in panel
+    assert (
+        '<span class="answer">临时党委</span>' in marked and "<sup>[1]</sup>" in panel and "复制引用" in panel
+    )
 
 
 def test_respond_passes_history_for_follow_ups(settings: Settings) -> None:

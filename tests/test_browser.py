@@ -125,7 +125,8 @@ def test_answer_first_sources_open_at_the_quote_beside_it_and_follow_up_works(
     page: Page, tmp_path: Path
 ) -> None:
     answer = _ask(page, "火神山医院是哪家企业负责建设的？", 0)
-    assert "中建三局" in answer.locator("blockquote").first.inner_text()  # the answer comes first
+    assert answer.locator("strong").first.inner_text() == "中建三局"  # the answer span comes first
+    assert "中建三局" in answer.locator("blockquote .answer").first.inner_text()  # marked in its quote
     assert "[1] 《让党旗在疫情防控一线高高飘扬" in answer.inner_text()
     label = answer.locator("strong[title]").first  # 高/中/低, its measured meaning on hover and beside it
     assert label.inner_text() in ("高", "中", "低") and "首条引文含答案" in (

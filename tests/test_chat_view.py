@@ -6,6 +6,7 @@ from assistant.answer import Answer, Quote
 from assistant.chat_view import CONTEXT_CHARS, PANEL_EMPTY, chat_reply, marked, render_panel
 from assistant.config import Settings
 from assistant.indexing import update_index
+from assistant.span import AnswerSpan
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder, write_article
 
@@ -45,6 +46,18 @@ def test_an_answer_reads_first_in_the_chat_and_its_sources_open_in_the_panel() -
     assert "[1] 《建设火神山》，第2段" in reply and "[2] 《另一篇》，第2段" in reply
     assert "来源：2 篇文章" in panel and panel.count('class="src-article"') == 2
     assert panel.index("《建设火神山》") < panel.index("《另一篇》")
+
+
+def test_the_answer_span_comes_first_in_bold_and_is_marked_inside_the_quote_in_the_panel() -> None:
+    quote = _quote(1, "中建三局<牵头>建设火神山医院。")
+    start = TEXT.index("中建三局")
+    span = AnswerSpan(start, start + 4, "中建三局", 0.97)
+    answer = Answer("谁建的？", True, "(whole markdown)", [quote], "高", answer_span=span)
+    reply, panel = chat_reply(answer, _text)
+    assert reply.startswith("**中建三局**\n\n> ")
+    assert (
+        '<mark><span class="answer">中建三局</span>&lt;牵头&gt;建设火神山医院。</mark><sup>[1]</sup>' in panel
+    )
 
 
 def test_a_refusal_keeps_its_reply_and_its_nearest_sentences_are_marked_unconfirmed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -98,3 +99,18 @@ def test_bad_question_files_are_named_with_the_line(tmp_path: Path) -> None:
         load_questions(bad)
     with pytest.raises(CorpusError, match="article folder"):
         locate(bad)
+
+
+def test_the_answer_span_is_scored_by_whether_it_holds_a_gold_answer(
+    dataset: Path, settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import span
+
+    always = dataclasses.replace(span.models(), show_above=0.0)
+    monkeypatch.setattr(span, "models", lambda: always)
+    result = evaluate_natural(dataset, fake_embedder, settings)["span"]
+    assert result["answered"] == 2 and result["shown"] == 2 and result["shown_share"] == 1.0
+    assert result["shown_on_negatives"] == 0
+    # The spans are 74名 and 火神山医院项目建设指挥部: a span shorter than the gold answer (74名党员)
+    # does not contain it, so neither counts.
+    assert result["contains_answer"] == 0.0

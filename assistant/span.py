@@ -1,0 +1,533 @@
+"""The exact answer inside the first quote: a span of its sentence, or none.
+
+Candidates are read off the quoted sentence itself: jieba's tagged entities and terms
+(people, places, organisations, times, numbers with units, noun runs), text inside
+「」“”《》, number and date runs, and clauses (the one after the question's anchor words,
+the one a reason or method cue opens). A conditional logit ranks them by named features
+(the answer type the question asks for, distance to the question's words in the sentence,
+whether the span only repeats the question, its length), and a logistic model reads the
+best one's evidence as the probability that it is the answer. Both are fitted by
+``bench/tune_span.py`` on CMRC 2018 and DRCD answer spans, cross-validated by context, and
+live in ``span_model.json`` with the threshold below which no span is shown.
+
+A span is always ``article_text[start:end]``: it is cut from the sentence, never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.lexical import to_simplified, tokenize
+from assistant.quoting import LogisticModel, question_kind, shares_of, unit_pattern
+
+MODEL_FILE = Path(__file__).with_name("span_model.json")
+
+KINDS = (
+    "person",
+    "place",
+    "org",
+    "time",
+    "number",
+    "quoted",
+    "noun",
+    "entity",
+    "reason",
+    "tail",
+    "head",
+    "clause",
+)
+# The answer kinds each asked type accepts; a question that asks for none accepts any kind.
+ACCEPTS = {
+    "person": {"person", "noun", "entity", "org"},
+    "org": {"org", "noun", "entity"},
+    "place": {"place", "org", "noun"},
+    "time": {"time"},
+    "number": {"number", "time"},
+    "why": {"reason", "tail", "head", "clause"},
+    "title": {"quoted", "entity", "noun"},
+}
+QUESTION_TYPES = ("person", "org", "place", "time", "number", "why", "title", "yesno", "other")
+FEATURES = (
+    *(f"kind_{k}" for k in KINDS),
+    "type_match",
+    "type_clash",
+    "unit_match",
+    "in_question",
+    "echo",
+    "holds_term",
+    "near",
+    "after_anchor",
+    "before_anchor",
+    "after_copula",
+    "window",
+    "length",
+    "long",
+    "whole",
+    "left_context",
+    "right_context",
+    "order",
+    "clause_terms",
+    "in_brackets",
+    # Which kinds of span answer which kind of question, learnt rather than listed.
+    *(f"{t}_{k}" for t in QUESTION_TYPES for k in KINDS),
+)
+EVIDENCE = (
+    "top_share",
+    "margin",
+    *(f"asks_{t}" for t in QUESTION_TYPES),
+    "type_match",
+    "in_question",
+    "length",
+    "near",
+    "context",
+    "order",
+    "candidates",
+    "quote_score",
+    # The chosen span's expected overlap F1 under the ranker's softmax: do the runners-up agree?
+    "agreement",
+    *(f"top_{k}" for k in KINDS),
+)
+
+_NUM = r"[0-9.．,，点余多几数两一二三四五六七八九十百千万亿〇零]*[0-9一二三四五六七八九十百千两〇零]"
+_UNITS = (
+    r"(?:%|％|个百分点|倍|岁|周岁|元|美元|港元|日元|欧元|英镑|块|万元|亿元|万|亿|千|百|公里|平方公里|平方米|米|千米|厘米"
+    r"|毫米|公斤|千克|克|吨|升|度|人次|人|名|位|次|个|种|项|座|条|级|头|只|张|件|家|所|台|辆|架|艘|斤|户|份"
+    r"|篇|本|场|届|批|支|枚|颗|棵|层|期|轮|圈|分|秒|小时|分钟|天|周|个月|年|集|部|首|季|连冠|强|局|球|票|页|字)"
+)
+_NUMBER = re.compile(rf"(?:约|近|超过|逾)?{_NUM}(?:{_UNITS})+(?:多|余|左右)?")
+_TIME = re.compile(
+    rf"(?:公元前?|西元前?)?(?:{_NUM}(?:年代|世纪|年|月|日|号)(?:初|末|底|中|间)?)+"
+    r"|(?:春|夏|秋|冬)(?:天|季)|(?:上|下|中)旬|(?:早|晚)(?:上|期)"
+)
+_QUOTED = re.compile(
+    r"「([^「」]{1,40})」|“([^“”]{1,40})”|《([^《》]{1,40})》|『([^『』]{1,40})』|‘([^‘’]{1,40})’"
+)
+_CLAUSE_END = re.compile(r"[，,；;：:。！？!?…]")
+_CUE = re.compile(
+    r"因为|由于|为了|通过|采取|采用|依靠|依托|凭借|得益于|是因|导致|造成|以免|以便|旨在|目的是|原因是|用来|用于"
+)
+_COPULA = re.compile(r"(?:是|为|叫|称|名为|称为|叫做|位于|在|于|由|达到?|约|有)$")
+# The question word: the sentence's words around the answer echo the question's around it.
+_WH = re.compile(
+    r"为什么|为何|什么时候|什么|多少|哪[一个家位里儿些种所座年天]?|谁|几|何[时处地]|怎么样|怎样|怎么|如何|多[大长高远重久]"
+)
+CONTEXT = 4
+_YESNO = re.compile(
+    r"吗[？?]?$|是不是|有没有|是否|对不对|能不能|会不会|可不可以|^(?:is|are|was|were|did|does|do|has|have|can)\b",
+    re.I,
+)
+_TITLE = re.compile(
+    r"什么(?:书|歌|电影|节目|作品|口号|称号|名字|名称|标题|剧)|哪[部首本篇]|叫什么|称为什么|名为"
+)
+_TAG_KINDS = {
+    "nr": "person",
+    "nrfg": "person",
+    "nrt": "person",
+    "ns": "place",
+    "nt": "org",
+    "nz": "entity",
+    "t": "time",
+    "eng": "entity",
+}
+_LOOSE = ("d", "p", "c", "u", "y", "x", "r")
+_NOUNISH = ("n", "vn", "j", "eng", "an", "l", "i")
+_ORG_END = (
+    "局",
+    "公司",
+    "集团",
+    "企业",
+    "银行",
+    "委员会",
+    "协会",
+    "中心",
+    "厂",
+    "部",
+    "院",
+    "社",
+    "大学",
+    "学院",
+    "组织",
+    "党委",
+    "队",
+    "会",
+    "所",
+    "馆",
+    "台",
+    "报",
+    "署",
+    "厅",
+    "处",
+)
+_PLACE_END = (
+    "省",
+    "市",
+    "县",
+    "区",
+    "镇",
+    "乡",
+    "村",
+    "州",
+    "国",
+    "岛",
+    "山",
+    "河",
+    "湖",
+    "路",
+    "街",
+    "洲",
+    "港",
+    "城",
+)
+_PUNCT = "，,；;：:。！？!?、…—-·．.（）()[]【】「」“”‘’《》『』\"' \u3000\n\t"
+MAX_SPAN = 60
+DECODE = 10
+WINDOW = 15
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """The words that answer the question: ``text == article_text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    """A possible answer inside the sentence, with offsets into the sentence."""
+
+    start: int
+    end: int
+    text: str
+    kinds: frozenset[str]
+    features: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SpanModels:
+    """The fitted span ranker, the calibration model, and the threshold to show a span."""
+
+    rank: dict[str, float]
+    holds: LogisticModel
+    show_above: float
+
+
+@lru_cache(maxsize=1)
+def models(path: Path = MODEL_FILE) -> SpanModels:
+    """The models in ``span_model.json``, checked against the features this code computes."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    loaded = SpanModels(
+        rank={k: float(v) for k, v in data["rank"]["weights"].items()},
+        holds=LogisticModel(
+            float(data["holds"]["intercept"]), {k: float(v) for k, v in data["holds"]["weights"].items()}
+        ),
+        show_above=float(data["show_above"]),
+    )
+    if tuple(loaded.rank) != FEATURES or tuple(loaded.holds.weights) != EVIDENCE:
+        raise ValueError(f"{path} was fitted for other features; refit it with bench/tune_span.py")
+    return loaded
+
+
+def asked_type(question: str) -> str:
+    """What the question asks for, one of QUESTION_TYPES."""
+    simple = to_simplified(question)
+    if _YESNO.search(simple.strip()):
+        return "yesno"
+    if _TITLE.search(simple):
+        return "title"
+    return question_kind(simple) or "other"
+
+
+def _folded(text: str) -> str:
+    """Width and script folded, one character for one, so offsets carry over to ``text``."""
+    folded = to_simplified(unicodedata.normalize("NFKC", text))
+    if len(folded) == len(text):
+        return folded
+    return "".join(
+        f if len(f := to_simplified(unicodedata.normalize("NFKC", ch))) == 1 else ch for ch in text
+    )
+
+
+@lru_cache(maxsize=1)
+def _posseg():  # noqa: ANN202 - jieba has no types
+    from assistant.lexical import _jieba
+
+    _jieba()
+    import jieba.posseg
+
+    return jieba.posseg
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] in _PUNCT:
+        a += 1
+    while b > a and text[b - 1] in _PUNCT:
+        b -= 1
+    return a, b
+
+
+def _tagged(folded: str) -> list[tuple[int, int, str, str]]:
+    """jieba's words of the folded sentence with their offsets and part-of-speech tags."""
+    tokens, pos = [], 0
+    for word, flag in _posseg().lcut(folded):
+        tokens.append((pos, pos + len(word), word, flag))
+        pos += len(word)
+    return tokens
+
+
+def _spans(
+    folded: str, tokens: list[tuple[int, int, str, str]], anchors: list[tuple[int, int]]
+) -> dict[tuple[int, int], set[str]]:
+    """Candidate spans of the folded sentence, each with the kinds that proposed it."""
+    out: dict[tuple[int, int], set[str]] = {}
+
+    def add(a: int, b: int, kind: str) -> None:
+        a, b = _trim(folded, a, b)
+        if 0 < b - a <= MAX_SPAN:
+            out.setdefault((a, b), set()).add(kind)
+
+    # Runs of same-kind tags (中国/ns 北京/ns, 1997年/t 12月/t) and runs of nouns.
+    i = 0
+    while i < len(tokens):
+        kind = _TAG_KINDS.get(tokens[i][3])
+        j = i + 1
+        if kind:
+            while j < len(tokens) and _TAG_KINDS.get(tokens[j][3]) == kind:
+                j += 1
+            add(tokens[i][0], tokens[j - 1][1], kind)
+        i = j
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and tokens[j][3].startswith(
+            _NOUNISH + ("nr", "ns", "nt", "nz", "b", "a", "m", "q")
+        ):
+            j += 1
+        if j > i:
+            a, b = tokens[i][0], tokens[j - 1][1]
+            word = folded[a:b]
+            add(a, b, "org" if word.endswith(_ORG_END) else "place" if word.endswith(_PLACE_END) else "noun")
+            # The head noun run alone, without leading modifiers.
+            k = i
+            while k < j and not tokens[k][3].startswith(_NOUNISH + ("nr", "ns", "nt", "nz")):
+                k += 1
+            if i < k < j:
+                add(tokens[k][0], b, "noun")
+            i = j
+        else:
+            i += 1
+    for m in _NUMBER.finditer(folded):
+        add(m.start(), m.end(), "number")
+    for m in _TIME.finditer(folded):
+        add(m.start(), m.end(), "time")
+    for m in _QUOTED.finditer(folded):
+        g = next(n for n in range(1, 6) if m.group(n) is not None)
+        add(m.start(g), m.end(g), "quoted")
+        if folded[m.start()] == "《":
+            out.setdefault((m.start(), m.end()), set()).add("quoted")
+    # Clauses, the clause from a reason or method cue, and the rest of a clause after a copula.
+    bounds = [0] + [m.end() for m in _CLAUSE_END.finditer(folded)] + [len(folded)]
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        add(a, b, "clause")
+        for m in _CUE.finditer(folded, a, b):
+            add(m.start(), b, "reason")
+            add(m.end(), b, "reason")
+        # The rest of the clause after the question's words, and the clause up to them.
+        for s, e in anchors:
+            if a <= s and e <= b:
+                add(e, b, "tail")
+                add(a, s, "head")
+                # Without the adverbs, particles and prepositions at the cut (火速, 则, 在).
+                inner = [t for t in tokens if e <= t[0] and t[1] <= b and not t[3].startswith(_LOOSE)]
+                if inner:
+                    add(inner[0][0], b, "tail")
+                inner = [t for t in tokens if a <= t[0] and t[1] <= s and not t[3].startswith(_LOOSE)]
+                if inner:
+                    add(a, inner[-1][1], "head")
+    add(0, len(folded), "clause")
+    return out
+
+
+def _common_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _occurrences(
+    folded: str, terms: list[str], tokens: list[tuple[int, int, str, str]]
+) -> list[tuple[int, int]]:
+    """Where the question's terms occur in the sentence, on jieba's word boundaries (神山 is not in 雷神山医院)."""
+    starts = {t[0] for t in tokens}
+    ends = {t[1] for t in tokens}
+    out = []
+    for t in terms:
+        start = folded.find(t)
+        while start >= 0:
+            if start in starts and start + len(t) in ends:
+                out.append((start, start + len(t)))
+            start = folded.find(t, start + 1)
+    return out
+
+
+def candidates(question: str, sentence: str) -> list[SpanCandidate]:
+    """The sentence's candidate answers to ``question``, each with its features (FEATURES)."""
+    if not sentence.strip():
+        return []
+    folded = _folded(sentence)
+    q = _folded(question).lower()
+    asked = asked_type(question)
+    accepts = ACCEPTS.get(asked)
+    unit = unit_pattern(to_simplified(question))
+    terms = [t for t in dict.fromkeys(tokenize(question)) if len(t) >= 2 or not t.isascii()]
+    tokens = _tagged(folded)
+    hits = _occurrences(folded.lower(), terms, tokens)
+    q_chars = {ch for ch in q if ch.isalnum()}
+    wh = _WH.search(q)
+    q_left, q_right = (q[: wh.start()], q[wh.end() :]) if wh else ("", "")
+    # Each question term's side of the question word, to compare with its side of a candidate.
+    sides = {t: (q.find(t) < wh.start()) for t in terms if wh and t in q}
+    lowered = folded.lower()
+    ends = [0] + [m.end() for m in _CLAUSE_END.finditer(folded)] + [len(folded)]
+    whole = _trim(folded, 0, len(folded))
+    out = []
+    for (a, b), kinds in sorted(_spans(folded, tokens, hits).items()):
+        text = folded[a:b]
+        chars = [ch for ch in text.lower() if ch.isalnum()]
+        in_q = sum(ch in q_chars for ch in chars) / max(len(chars), 1)
+        gaps = [max(s - b, a - e, 0) for s, e in hits if not (a <= s and e <= b)]
+        near = 1.0 / (1.0 + min(gaps) / 3) if gaps else 0.0
+        window = {
+            folded.lower()[s:e]
+            for s, e in hits
+            if s >= a - WINDOW and e <= b + WINDOW and not (a <= s and e <= b)
+        }
+        before = folded[max(0, a - 4) : a]
+        placed = [(lowered[s:e], s < a) for s, e in hits if e <= a or s >= b]
+        agree = [left == sides[t] for t, left in placed if t in sides]
+        lo = max(x for x in ends if x <= a)
+        hi = min((x for x in ends if x >= b), default=len(folded))
+        clause_terms = {lowered[s:e] for s, e in hits if lo <= s and e <= hi}
+        features = (
+            *(float(k in kinds) for k in KINDS),
+            float(accepts is not None and bool(kinds & accepts)),
+            float(accepts is not None and not kinds & accepts),
+            0.5 if unit is None else float(bool(unit.search(text))),
+            in_q,
+            float(text.lower() in q),
+            float(any(a <= s and e <= b for s, e in hits)),
+            near,
+            float(any(0 <= a - e <= 2 for s, e in hits)),
+            float(any(0 <= s - b <= 2 for s, e in hits)),
+            float(bool(_COPULA.search(before))),
+            len(window) / max(len(terms), 1),
+            math.log1p(len(text)) / 3,
+            float(len(text) > 15),
+            float((a, b) == whole),
+            _common_suffix(lowered[max(0, a - CONTEXT) : a], q_left[-CONTEXT:]) / CONTEXT,
+            _common_prefix(lowered[b : b + CONTEXT], q_right[:CONTEXT]) / CONTEXT,
+            sum(agree) / len(agree) if agree else 0.5,
+            len(clause_terms) / max(len(terms), 1),
+            float(folded[max(0, a - 1) : a] in ("（", "(") or folded[b : b + 1] in ("）", ")")),
+            *(float(t == asked and k in kinds) for t in QUESTION_TYPES for k in KINDS),
+        )
+        out.append(SpanCandidate(a, b, sentence[a:b], frozenset(kinds), features))
+    return out
+
+
+def overlap_f1(a: SpanCandidate, b: SpanCandidate) -> float:
+    """The character F1 of two spans of the same sentence, from their offsets."""
+    common = min(a.end, b.end) - max(a.start, b.start)
+    if common <= 0:
+        return 0.0
+    precision, recall = common / (a.end - a.start), common / (b.end - b.start)
+    return 2 * precision * recall / (precision + recall)
+
+
+def choose(
+    question: str, scored: list[tuple[float, SpanCandidate]], quote_score: float
+) -> tuple[SpanCandidate, list[float]]:
+    """The span to show and its evidence (EVIDENCE), from the candidates ranked best first.
+
+    The span chosen is the one of the first ``DECODE`` with the highest expected overlap F1
+    under the ranker's softmax, not simply the first: when the ranker hesitates between
+    大滿貫男子單打比賽 and 大滿貫男子單打比賽有5盤, the span most of its mass agrees with wins.
+    ``quote_score`` is the probability that the quote holds the answer at all (its score).
+    """
+    scores = np.asarray([s for s, _ in scored], dtype=np.float64)
+    shares = shares_of(scores)
+    expected = [
+        sum(float(p) * overlap_f1(c, other) for p, (_, other) in zip(shares, scored, strict=True))
+        for _, c in scored[:DECODE]
+    ]
+    pick = int(np.argmax(expected))
+    best = scored[pick][1]
+    top = best.features
+    asked = asked_type(question)
+    evidence = [
+        float(shares[pick]),
+        float(scores[0] - scores[1]) if len(scores) > 1 else 5.0,
+        *(float(asked == t) for t in QUESTION_TYPES),
+        top[FEATURES.index("type_match")],
+        top[FEATURES.index("in_question")],
+        top[FEATURES.index("length")],
+        top[FEATURES.index("near")],
+        top[FEATURES.index("left_context")] + top[FEATURES.index("right_context")],
+        top[FEATURES.index("order")],
+        math.log1p(len(scored)) / 4,
+        quote_score,
+        expected[pick],
+        *(float(k in best.kinds) for k in KINDS),
+    ]
+    return best, evidence
+
+
+def rank(
+    question: str, sentence: str, weights: dict[str, float] | None = None
+) -> list[tuple[float, SpanCandidate]]:
+    """The candidates with their ranker scores, best first."""
+    w = list((weights or models().rank).values())
+    scored = [
+        (sum(x * f for x, f in zip(w, c.features, strict=True)), c) for c in candidates(question, sentence)
+    ]
+    return sorted(scored, key=lambda sc: -sc[0])
+
+
+def answer_span(
+    question: str, sentence: str, offset: int, quote_score: float, show_above: float | None = None
+) -> AnswerSpan | None:
+    """The span of ``sentence`` (which starts at ``offset`` in the article) that answers ``question``.
+
+    ``quote_score`` is the quote's calibrated probability of holding the answer. None when no
+    candidate is likely enough to be the answer (below the fitted threshold, or ``show_above``
+    when given).
+    """
+    m = models()
+    scored = rank(question, sentence)
+    if not scored:
+        return None
+    best, evidence = choose(question, scored, quote_score)
+    probability = m.holds(evidence)
+    if probability < (m.show_above if show_above is None else show_above):
+        return None
+    return AnswerSpan(offset + best.start, offset + best.end, best.text, round(probability, 4))
