@@ -62,7 +62,7 @@ def main() -> None:
     answerer = assistant.answerer
     retriever = answerer.retriever
 
-    stages: dict[str, list[float]] = {k: [] for k in ("embed", "bm25", "faiss+fusion", "quotes", "total")}
+    stages: dict[str, list[float]] = {k: [] for k in ("embed", "bm25", "dense+fusion", "quotes", "total")}
     first, warm = [], []
     for q in QUESTIONS:
         for i in range(args.repeat):
@@ -70,7 +70,7 @@ def main() -> None:
             vector = retriever.embed_question(q)
             a = time.perf_counter()
             terms = tokenize(q)
-            retriever.index.bm25.search(terms, 100)
+            retriever.index.store.search_bm25(terms, 100)
             b = time.perf_counter()
             hits = retriever.search(q, k=10, query_vector=vector, query_tokens=terms)
             c = time.perf_counter()
@@ -79,7 +79,7 @@ def main() -> None:
             total = time.perf_counter() - start
             stages["embed"].append(a - start)
             stages["bm25"].append(b - a)
-            stages["faiss+fusion"].append(c - b)
+            stages["dense+fusion"].append(c - b)
             stages["quotes"].append(d - c)
             stages["total"].append(total)
             (first if i == 0 else warm).append(total)

@@ -1,0 +1,78 @@
+"""Passage stores behind one interface (:mod:`assistant.stores.base`); FAISS is the default.
+
+A store is named by a spec string, given as ``--store`` or ``ASSISTANT_STORE``: ``faiss``
+(embedded, in the index folder). The manifest records the store an index was built with,
+and :func:`check_store` refuses to open it with another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IndexMismatch
+from assistant.stores.base import PassageFields, PassageStore, Ranking, Where
+
+DEFAULT_STORE = "faiss"
+STORES = ("faiss",)
+
+__all__ = [
+    "DEFAULT_STORE",
+    "PassageFields",
+    "PassageStore",
+    "Ranking",
+    "Where",
+    "check_store",
+    "load_store",
+    "new_store",
+    "store_files",
+    "store_problem",
+]
+
+
+def store_problem(spec: str) -> str | None:
+    """Why a store spec is not usable, or None."""
+    if spec in STORES:
+        return None
+    return f"unknown store {spec!r}: use one of {', '.join(STORES)}"
+
+
+def new_store(spec: str, dim: int) -> PassageStore:
+    """An empty store of this kind for vectors of ``dim`` dimensions."""
+    from assistant.stores.faiss import FaissStore
+
+    return FaissStore(dim)
+
+
+def store_files(described: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The files a store described so in a manifest keeps in the generation folder, and
+    which of them are memory-mapped (hashed only when asked)."""
+    from assistant.stores import faiss
+
+    return faiss.FILES, faiss.MAPPED
+
+
+def load_store(described: dict[str, Any], folder: Path, dim: int) -> PassageStore:
+    """Open the store a manifest describes, from its generation folder.
+
+    Raises:
+        ValueError, OSError, RuntimeError: its files are damaged.
+    """
+    from assistant.stores.faiss import FaissStore
+
+    return FaissStore.load(folder, dim)
+
+
+def check_store(described: dict[str, Any], spec: str) -> None:
+    """Refuse to open an index built with another store than the one selected.
+
+    Raises:
+        IndexMismatch: with the two ways to fix it.
+    """
+    built = described.get("spec", described.get("kind"))
+    if built != spec:
+        raise IndexMismatch(
+            f"the index was built with store {built!r} but {spec!r} is selected; select its store "
+            f"with --store / ASSISTANT_STORE={built}, or run `assistant index build --full --store {spec}` "
+            "to rebuild it into the selected one"
+        )
