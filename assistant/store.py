@@ -481,7 +481,8 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
         raise IndexCorrupt(
             f"index {folder.name} is damaged ({exc.__class__.__name__}: {exc}); {REBUILD_HINT}"
         ) from exc
-    counts = {len(passages), store.count(), manifest["counts"]["passages"]}
+    # A shared store (a server) may hold more points than the live generation; see stores/base.py.
+    counts = {len(passages), manifest["counts"]["passages"], *([] if store.shared else [store.count()])}
     rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
         raise IndexCorrupt(f"the files of index {folder.name} disagree on their counts; {REBUILD_HINT}")

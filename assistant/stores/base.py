@@ -59,16 +59,28 @@ Ranking = list[tuple[int, float]]
 
 
 class PassageStore(Protocol):
-    """A passage store: vectors, BM25 and filter fields keyed by stable passage ids."""
+    """A passage store: vectors, BM25 and filter fields keyed by stable passage ids.
+
+    ``shared`` stores (a server) hold one collection for every index generation: they may
+    hold points the live generation does not (an update's, before it is live), so callers
+    keep only the ids the live passage table holds, and deletions wait for :meth:`finish`.
+    A store that is not shared is written whole into each generation folder.
+    """
 
     kind: str
+    shared: bool
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, fields: Sequence[PassageFields]) -> None:
         """Insert passages (normalised float32 vectors, one row per id)."""
         ...
 
     def delete(self, ids: np.ndarray) -> None:
-        """Remove passages; ids the store does not hold are ignored."""
+        """Remove passages from the next generation; ids the store does not hold are ignored."""
+        ...
+
+    def finish(self) -> None:
+        """Called once the generation saved with this store is live: a shared store carries
+        out the deletions only now, so the generation before never lost a passage."""
         ...
 
     def search(self, vector: np.ndarray, k: int, where: Where | None = None) -> Ranking:

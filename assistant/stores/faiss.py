@@ -86,6 +86,7 @@ class FaissStore:
     """
 
     kind = "faiss"
+    shared = False
 
     def __init__(self, dim: int, hnsw_from: int = HNSW_FROM) -> None:
         self.dim = dim
@@ -160,6 +161,9 @@ class FaissStore:
                 self.index.remove_ids(removed)
         else:  # FAISS cannot remove points from an HNSW graph: rebuild it
             self.index = build_faiss(self.vectors, self.ids, self.hnsw_from)
+
+    def finish(self) -> None:
+        """Nothing to do: each generation has its own copy of the store."""
 
     def _allowed(self, where: Where) -> np.ndarray:
         ok = [n for n, (a, date, source) in enumerate(self.articles) if where.matches(a, date, source)]
