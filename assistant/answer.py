@@ -200,7 +200,7 @@ class Answerer:
             question,
             terms,
             hits,
-            self.retriever.index.bm25,
+            self.retriever.index.store,
             self.weights.passages,
             self.retriever.index.sentence_vectors,
             query_vector,

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--corpus``, ``--index``, ``--model`` and ``--fields`` on every command, turned into Settings."""
+    """``--corpus``, ``--index``, ``--model``, ``--store`` and ``--fields`` on every command, turned into Settings."""
 
     @click.option(
         "--corpus",
@@ -40,6 +40,10 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--model", help="sentence-transformers model id or folder [ASSISTANT_MODEL, bundled e5-small]"
     )
     @click.option(
+        "--store",
+        help="Passage store: faiss, milvus://PATH.db (Milvus Lite) or http://HOST:19530 [ASSISTANT_STORE, faiss]",
+    )
+    @click.option(
         "--fields",
         "record_fields",
         help="JSONL/CSV export column names, e.g. body=正文,title=headline [ASSISTANT_RECORD_FIELDS]",
@@ -49,12 +53,18 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         corpus_dir: Path | None,
         index_dir: Path | None,
         model: str | None,
+        store: str | None,
         record_fields: str | None,
         **kwargs: Any,
     ) -> Any:
+        from assistant.stores import store_problem
+
         settings = Settings.from_env(
-            corpus_dir=corpus_dir, index_dir=index_dir, model=model, record_fields=record_fields
+            corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store, record_fields=record_fields
         )
+        problem = store_problem(settings.store)
+        if problem:
+            raise click.UsageError(f"{problem} (--store / ASSISTANT_STORE)")
         try:
             return func(settings, **kwargs)
         except AssistantError as exc:
@@ -187,7 +197,7 @@ def index_info(settings: Settings, as_json: bool) -> None:
         "bytes": size,
         "built_at": manifest["built_at"],
         "build_seconds": manifest["build_seconds"],
-        "faiss": manifest["faiss"],
+        "store": manifest.get("store", manifest.get("faiss")),
         "chunking": manifest["chunking"],
         "skipped": manifest.get("skipped", []),
     }

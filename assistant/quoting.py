@@ -21,14 +21,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from assistant.crosslingual import term_groups
-from assistant.lexical import BM25, bigrams_of, to_simplified, tokenize
+from assistant.lexical import bigrams_of, to_simplified, tokenize
 from assistant.retrieval import Hit
 
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
+
+
+class Idf(Protocol):
+    """What quoting needs of the passage store: a term's rarity over all passages."""
+
+    def idf(self, term: str) -> float: ...
+
 
 # The weights of the three models live in quote_model.json, written by bench/tune_quotes.py
 # (figures in docs/benchmarks.md). FEATURES names the candidate features, in order.
@@ -358,7 +366,7 @@ def build_candidates(
     question: str,
     terms: list[str],
     hits: list[Hit],
-    bm25: BM25,
+    idf_of: Idf,
     passages: int,
     sentence_vectors: np.ndarray | None,
     query_vector: np.ndarray | None,
@@ -403,7 +411,7 @@ def build_candidates(
         idf = {f"#{g}": 1.0 for g in range(len(groups))}
     else:
         match_sets = token_sets
-        idf = {t: bm25.idf(t) for t in q_terms}
+        idf = {t: idf_of.idf(t) for t in q_terms}
     local_terms = {
         t: w * math.log((n + 1) / (sum(t in ms for ms in match_sets) + 0.5)) for t, w in idf.items()
     }

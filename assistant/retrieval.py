@@ -1,4 +1,4 @@
-"""Hybrid search: dense (FAISS) and BM25 rankings fused by weighted reciprocal rank."""
+"""Hybrid search: the store's dense and BM25 rankings fused by weighted reciprocal rank."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from assistant.errors import QuestionError
 from assistant.indexing import EmbedderLike
 from assistant.lexical import is_simplified, to_simplified, tokenize
 from assistant.store import IndexData, PassageRecord
+from assistant.stores import Where
 
 Mode = Literal["hybrid", "bm25", "dense"]
 # The corpus's script is read off the start of its passage text: enough characters to tell.
@@ -101,12 +102,12 @@ class Filter:
             return False
         return not (self.until and date[: len(self.until)] > self.until)
 
-    def mask(self, index: IndexData) -> np.ndarray:
-        """A boolean mask over the index's passages: True where the passage may be returned."""
-        ok = {a for a, meta in index.articles.items() if self.matches(a, meta)}
-        mask = np.zeros(len(index.passages), dtype=bool)
-        mask[index.passages.rows_of(ok)] = True
-        return mask
+    def to_where(self, articles: dict[str, dict[str, Any]]) -> Where:
+        """The filter in the store's terms: an article named by its title becomes its ids."""
+        named = None
+        if self.article:
+            named = frozenset(a for a, meta in articles.items() if self.article in (a, meta.get("title")))
+        return Where(named, self.source, self.since, self.until)
 
 
 @dataclass(frozen=True)
@@ -188,15 +189,16 @@ class Retriever:
                 in a third ranking of that weight would give.
         """
         depth = max(k, self.weights.depth)
-        allowed = where.mask(self.index) if where else None
+        store = self.index.store
+        within = where.to_where(self.index.articles) if where else None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode != "bm25":
             vector = self.embed_question(question) if query_vector is None else query_vector
-            dense = self.index.search_dense(vector, depth, allowed)
+            dense = self._known(store.search(vector, depth, within))
         if mode != "dense":
             tokens = tokenize(question) if query_tokens is None else query_tokens
-            lexical = self.index.bm25.search(tokens, depth, token_weights, allowed)
+            lexical = self._known(store.search_bm25(tokens, depth, token_weights, within))
         if mode == "dense":
             ranking = dense
         elif mode == "bm25":
@@ -205,7 +207,7 @@ class Retriever:
             ranking = fuse(dense, lexical, self.weights)
         if prior_article and prior_weight:
             bonus = prior_weight / (self.weights.k + 1)
-            favoured = set(self.index.passages.rows_of({prior_article}).tolist())
+            favoured = set(self.index.passages.ids_of({prior_article}).tolist())
             ranking = sorted(
                 ((pid, score + bonus * (pid in favoured)) for pid, score in ranking),
                 key=lambda item: (-item[1], item[0]),
@@ -216,5 +218,13 @@ class Retriever:
         for pid, score in ranking[:k]:
             d_rank, d_score = dense_at.get(pid, (None, None))
             b_rank, b_score = bm25_at.get(pid, (None, None))
-            hits.append(Hit(self.index.passages[pid], score, d_rank, d_score, b_rank, b_score))
+            hits.append(Hit(self.index.passages.by_id(pid), score, d_rank, d_score, b_rank, b_score))
         return hits
+
+    def _known(self, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The ranking without ids the live passage table does not hold: a shared store can
+        hold points of an update that never became live."""
+        if not ranking:
+            return ranking
+        known = self.index.passages.holds(np.fromiter((pid for pid, _ in ranking), np.int64, len(ranking)))
+        return [item for item, ok in zip(ranking, known, strict=True) if ok]

@@ -68,7 +68,9 @@ class Assistant:
                 )
                 self.embedder = embedder or make_embedder(settings)
                 update_index(settings, self.embedder, show_progress=True)
-        check_compatible(read_manifest(settings.index_dir), settings.model, asdict(settings.chunk))
+        check_compatible(
+            read_manifest(settings.index_dir), settings.model, asdict(settings.chunk), settings.store
+        )
         # Stamped before the load: a generation made live meanwhile is picked up by the next check.
         self._stamp = current_stamp(settings.index_dir)
         # Read the index while the model loads: both take seconds, and the index is mostly file I/O.
@@ -78,7 +80,9 @@ class Assistant:
             self.answerer = self._answerer(index.result())
 
     def _answerer(self, index: IndexData) -> Answerer:
-        check_compatible(index.manifest, self.embedder.model_id, asdict(self.settings.chunk))
+        check_compatible(
+            index.manifest, self.embedder.model_id, asdict(self.settings.chunk), self.settings.store
+        )
         return Answerer(Retriever(index, self.embedder), max_question_chars=self.settings.max_question_chars)
 
     def ask(

@@ -1,24 +1,27 @@
-"""The index folder: FAISS vectors, the passage table, BM25 and a manifest.
+"""The index folder: the passage table, sentence vectors, a manifest and the passage store.
 
 Layout of ``index/``::
 
     CURRENT              name of the live generation folder (replaced atomically)
     g-<time>-<id>/       one complete index generation
-        manifest.json    model, dimension, chunking, versions, counts, article hashes
-        passages.npz     the passage table by column: article, paragraph, offsets, sentence spans
+        manifest.json    model, dimension, chunking, store, versions, counts, article hashes
+        passages.npz     the passage table by column: id, article, paragraph, offsets, sentence spans
         passages.txt     the passages' text, concatenated; passage_articles.json: article ids
-        vectors.npy      float32 passage vectors, row i = passage id i
         sentences.npy    float16 vectors of the title-prefixed sentences (for quoting)
         sentence_hashes.json   the text hash of each sentence row (the embedding cache key)
-        vectors.faiss    IndexIDMap over normalised inner product, ids = passage ids
-        bm25.npz, bm25_vocab.json   passage × term counts (BM25 weights derive from them)
+        ...              the store's own files (vectors, BM25: see assistant/stores/)
+
+Passage ids are stable: a passage keeps its id for as long as its article is unchanged,
+and an id once given is never given again (``next_passage_id`` in the manifest). The live
+generation's passage table says which ids exist: a store that also holds others (points an
+interrupted update wrote to a server) never answers with them.
 
 A generation is written into a hidden temporary folder, fsynced, renamed into
 place, and only then named in ``CURRENT``: a reader sees the old index or the
 new one, never half of one.
 
 The manifest records every file's size and SHA-256. Loading checks every size
-and the hash of every file it reads whole; the two memory-mapped vector files
+and the hash of every file it reads whole; the memory-mapped vector files
 are hashed only when asked (``verify=True``), which an update does, since it
 carries their vectors into the next generation: serving starts without reading
 hundreds of megabytes, and no damage is copied forward.
@@ -42,26 +45,23 @@ from typing import Any, overload
 import numpy as np
 
 from assistant.errors import DAMAGED_FILE, IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
-from assistant.lexical import BM25
+from assistant.stores import PassageStore, check_store, load_store, store_files
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+# 4: stable passage ids (an "id" column) and the store's files named by the manifest's "store".
+FORMAT_VERSION = 4
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
+# The files every generation has besides the store's; the manifest is written last.
 _FILES = (
-    "manifest.json",
     "passages.npz",
     "passages.txt",
     "passage_articles.json",
-    "vectors.npy",
-    "vectors.faiss",
     "sentences.npy",
     "sentence_hashes.json",
-    "bm25.npz",
-    "bm25_vocab.json",
 )
 # Memory-mapped at load, so hashed only by load_index(verify=True); sizes are always checked.
-_MAPPED = frozenset({"vectors.npy", "sentences.npy"})
+_MAPPED = frozenset({"sentences.npy"})
 _GENERATION = re.compile(r"g-[0-9A-Za-z-]+")
 # FAISS reports a damaged index file as a RuntimeError.
 _DAMAGE = (*DAMAGED_FILE, RuntimeError)
@@ -69,7 +69,7 @@ _DAMAGE = (*DAMAGED_FILE, RuntimeError)
 
 @dataclass(frozen=True)
 class PassageRecord:
-    """A stored passage. ``id`` is its row in the vectors and its FAISS id."""
+    """A stored passage. ``id`` is its stable id in the store."""
 
     id: int
     article_id: str
@@ -97,14 +97,18 @@ class PassageTable(Sequence[PassageRecord]):
         self.text = text
         self.columns = columns
         self.article = columns["article"]
+        self.ids = columns["id"]
 
     @classmethod
     def from_records(cls, records: Sequence[PassageRecord]) -> PassageTable:
+        """The table of these records, held in the order of their ids."""
+        records = sorted(records, key=lambda r: r.id)
         ids: dict[str, int] = {}
         spans = [s for r in records for s in r.sentences]
         offsets = np.zeros(len(records) + 1, dtype=np.int64)
         np.cumsum([len(r.text) for r in records], out=offsets[1:])
         columns = {
+            "id": np.asarray([r.id for r in records], dtype=np.int64),
             "article": np.asarray([ids.setdefault(r.article_id, len(ids)) for r in records], dtype=np.int32),
             "ordinal": np.asarray([r.ordinal for r in records], dtype=np.int32),
             "paragraph": np.asarray([r.paragraph for r in records], dtype=np.int32),
@@ -137,7 +141,7 @@ class PassageTable(Sequence[PassageRecord]):
         c = self.columns
         a, b = int(c["sentence_indptr"][i]), int(c["sentence_indptr"][i + 1])
         return PassageRecord(
-            id=i,
+            id=int(self.ids[i]),
             article_id=self.article_ids[int(self.article[i])],
             ordinal=int(c["ordinal"][i]),
             paragraph=int(c["paragraph"][i]),
@@ -156,6 +160,32 @@ class PassageTable(Sequence[PassageRecord]):
         """The row numbers of the passages of these articles."""
         wanted = [n for n, a in enumerate(self.article_ids) if a in article_ids]
         return np.flatnonzero(np.isin(self.article, wanted))
+
+    def ids_of(self, article_ids: set[str]) -> np.ndarray:
+        """The passage ids of these articles."""
+        return self.ids[self.rows_of(article_ids)]
+
+    def has(self, pid: int) -> bool:
+        """Whether the table holds the passage with this id."""
+        row = int(np.searchsorted(self.ids, pid))
+        return row < len(self.ids) and int(self.ids[row]) == pid
+
+    def holds(self, ids: np.ndarray) -> np.ndarray:
+        """A boolean per id: whether the table holds that passage."""
+        if not len(self.ids):
+            return np.zeros(len(ids), dtype=bool)
+        rows = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return self.ids[rows] == ids
+
+    def by_id(self, pid: int) -> PassageRecord:
+        """The passage with this id.
+
+        Raises:
+            KeyError: the table holds no such passage.
+        """
+        if not self.has(pid):
+            raise KeyError(pid)
+        return self[int(np.searchsorted(self.ids, pid))]
 
     def text_hashes(self) -> list[str]:
         return [h.decode("ascii") for h in self.columns["text_hash"]]
@@ -180,7 +210,9 @@ class PassageTable(Sequence[PassageRecord]):
             table = cls(ids, handle.read(), columns)
         n = len(table)
         if (
-            len(columns["text_offsets"]) != n + 1
+            len(columns["id"]) != n
+            or (n > 1 and bool(np.any(np.diff(columns["id"]) <= 0)))
+            or len(columns["text_offsets"]) != n + 1
             or int(columns["text_offsets"][-1]) != len(table.text)
             or len(columns["sentence_indptr"]) != n + 1
             or int(columns["sentence_indptr"][-1]) != len(columns["sentence_spans"])
@@ -196,9 +228,7 @@ class IndexData:
 
     manifest: dict[str, Any]
     passages: PassageTable
-    vectors: np.ndarray
-    faiss_index: Any
-    bm25: BM25
+    store: PassageStore
     sentence_vectors: np.ndarray
     sentence_hashes: list[str]
     folder: Path | None = None
@@ -225,38 +255,6 @@ class IndexData:
         """Where an article's indexed text starts, and that text, pieced together from its passages."""
         return stitch([self.passages[int(i)] for i in self.passages.rows_of({article_id})])
 
-    def search_dense(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """The ``k`` nearest passages to a normalised query vector.
-
-        With ``allowed`` (a boolean mask over passages), only those are scored,
-        exactly, by a product with their vectors.
-        """
-        if not self.passages:
-            return []
-        query = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        if allowed is not None:
-            ids = np.flatnonzero(allowed)
-            if not len(ids):
-                return []
-            scores = self.vectors[ids] @ query[0]
-            top = np.argsort(-scores, kind="stable")[:k]
-            return [(int(ids[i]), float(scores[i])) for i in top]
-        k = min(k, len(self.passages))
-        found, ids = self.faiss_index.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], found[0], strict=True) if i >= 0]
-
-
-# Exact search while it is cheap; HNSW graph search from this many passages on. Measured by
-# bench/scale.py (docs/benchmarks.md, "At scale"): exact search costs 16 ms a query at 100k
-# passages and grows linearly; HNSW with these parameters found 99.8% of the exact top 10 for
-# 200 real questions over 37k real e5 vectors, at 0.56 ms a query.
-HNSW_FROM = 200_000
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 200
-HNSW_EF_SEARCH = 512
-
 
 def stitch(passages: Sequence[PassageRecord]) -> tuple[int, str]:
     """The text one article's passages cover, and its start offset in the article.
@@ -278,32 +276,6 @@ def stitch(passages: Sequence[PassageRecord]) -> tuple[int, str]:
         pieces.append(p.text[pos - p.start :])
         pos = p.end
     return first or 0, "".join(pieces)
-
-
-def faiss_kind(passages: int, hnsw_from: int = HNSW_FROM) -> str:
-    """The FAISS index used for this many passages, as the manifest records it."""
-    if passages < hnsw_from:
-        return "IndexIDMap(IndexFlatIP)"
-    return f"IndexIDMap(IndexHNSWFlat(M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}, efSearch={HNSW_EF_SEARCH}), inner product)"
-
-
-def build_faiss(vectors: np.ndarray, hnsw_from: int = HNSW_FROM) -> Any:
-    """The FAISS index over the vectors (ids = row numbers): exact below ``hnsw_from`` rows, HNSW above."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) < hnsw_from:
-        inner = faiss.IndexFlatIP(dim)
-    else:
-        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    index = faiss.IndexIDMap(inner)
-    if len(vectors):
-        index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(vectors), dtype=np.int64)
-        )
-    return index
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -359,20 +331,17 @@ def save_index(root: Path, data: IndexData) -> Path:
 
 def _write_generation(tmp: Path, data: IndexData) -> dict[str, Any]:
     """Write every file of a generation into ``tmp``, fsynced, manifest last; returns the manifest."""
-    import faiss
-
     data.passages.save(tmp)
-    np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))
     np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
     (tmp / "sentence_hashes.json").write_text(json.dumps(data.sentence_hashes), encoding="utf-8")
-    faiss.write_index(data.faiss_index, str(tmp / "vectors.faiss"))
-    data.bm25.save(tmp)
-    for fname in _FILES[1:]:  # every file but the manifest, which is written last
+    files = [*_FILES, *data.store.save(tmp)]
+    for fname in files:
         with open(tmp / fname, "rb+") as handle:
             os.fsync(handle.fileno())
     manifest = dict(data.manifest)
-    manifest["files"] = {f: (tmp / f).stat().st_size for f in _FILES[1:]}
-    manifest["sha256"] = {f: _sha256(tmp / f) for f in _FILES[1:]}
+    manifest["store"] = data.store.describe()
+    manifest["files"] = {f: (tmp / f).stat().st_size for f in files}
+    manifest["sha256"] = {f: _sha256(tmp / f) for f in files}
     _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     _fsync_dir(tmp)
     return manifest
@@ -455,21 +424,31 @@ def _manifest_problem(manifest: Any) -> str | None:
             return f"no {key!r}"
     if not isinstance(manifest["counts"].get("passages"), int):
         return "no passage count"
-    if manifest.get("format") == FORMAT_VERSION and set(manifest["files"]) != set(_FILES[1:]):
-        return "the file list is incomplete"
+    if manifest.get("format") == FORMAT_VERSION:
+        if not isinstance(manifest.get("store"), dict):
+            return "no 'store'"
+        if set(manifest["files"]) != {*_FILES, *store_files(manifest["store"])[0]}:
+            return "the file list is incomplete"
     return None
 
 
-def check_compatible(manifest: dict[str, Any], model: str, chunking: dict[str, Any]) -> None:
-    """Refuse an index built by another model, chunking or format.
-
-    Raises:
-        IndexMismatch: with the command that fixes it.
-    """
+def _check_format(manifest: dict[str, Any]) -> None:
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatch(
             f"the index has format {manifest.get('format')}, this version reads {FORMAT_VERSION}; {REBUILD_HINT}"
         )
+
+
+def check_compatible(
+    manifest: dict[str, Any], model: str, chunking: dict[str, Any], store: str = "faiss"
+) -> None:
+    """Refuse an index built by another model, chunking, format or store.
+
+    Raises:
+        IndexMismatch: with the command that fixes it.
+    """
+    _check_format(manifest)
+    check_store(manifest["store"], store)
     if manifest.get("model") != model:
         raise IndexMismatch(
             f"the index was built with model {manifest.get('model')!r} but {model!r} is selected; "
@@ -490,12 +469,12 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
         verify: hash the memory-mapped vector files too (every other file is always hashed).
 
     Raises:
-        IndexNotFound, IndexCorrupt: with the command that fixes it.
+        IndexNotFound, IndexCorrupt, IndexMismatch: with the command that fixes it.
     """
-    import faiss
-
     folder = current_generation(root)
     manifest = read_manifest(root)
+    _check_format(manifest)  # an older layout is not damaged, just old: say so, not "corrupt"
+    mapped = _MAPPED | store_files(manifest["store"])[1]
     try:
         for fname, size in manifest["files"].items():
             actual = (folder / fname).stat().st_size
@@ -503,34 +482,25 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
                 raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
         # Indexes written before checksums have none; their sizes were checked above.
         for fname, digest in manifest.get("sha256", {}).items():
-            if (verify or fname not in _MAPPED) and _sha256(folder / fname) != digest:
+            if (verify or fname not in mapped) and _sha256(folder / fname) != digest:
                 raise IndexCorrupt(f"{fname} does not match its checksum")
         passages = PassageTable.load(folder)
         # Mapped, not read: pages load as searches touch them, and serve starts sooner.
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
         sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
-        faiss_index = faiss.read_index(str(folder / "vectors.faiss"))
-        bm25 = BM25.load(folder)
+        store = load_store(manifest["store"], folder, int(manifest["dimension"]))
     except IndexCorrupt as exc:
         raise IndexCorrupt(f"index {folder.name} is damaged: {exc}; {REBUILD_HINT}") from exc
     except _DAMAGE as exc:
         raise IndexCorrupt(
             f"index {folder.name} is damaged ({exc.__class__.__name__}: {exc}); {REBUILD_HINT}"
         ) from exc
-    counts = {
-        len(passages),
-        vectors.shape[0],
-        faiss_index.ntotal,
-        bm25.n_docs,
-        manifest["counts"]["passages"],
-    }
+    # A shared store (a server) may hold more points than the live generation; see stores/base.py.
+    counts = {len(passages), manifest["counts"]["passages"], *([] if store.shared else [store.count()])}
     rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
         raise IndexCorrupt(f"the files of index {folder.name} disagree on their counts; {REBUILD_HINT}")
-    return IndexData(
-        manifest, passages, vectors, faiss_index, bm25, sentence_vectors, sentence_hashes, folder
-    )
+    return IndexData(manifest, passages, store, sentence_vectors, sentence_hashes, folder)
 
 
 def current_stamp(root: Path) -> tuple[int, int, int] | None:

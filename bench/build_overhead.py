@@ -54,7 +54,7 @@ def main() -> None:
     index = load_index(grown.index_dir)
     fresh = Settings(corpus_dir=grown.corpus_dir, index_dir=args.out / "rebuilt")
     cache = EmbeddingCache(fresh.index_dir, embedder.model_id)
-    cache.add(index.passages.text_hashes(), np.asarray(index.vectors))
+    cache.add(index.passages.text_hashes(), index.store.vectors_of(index.passages.ids))
     cache.add(index.sentence_hashes, index.sentence_vectors.astype(np.float32))
     started = time.perf_counter()
     rebuilt = update_index(fresh, embedder)

@@ -28,7 +28,8 @@ from scale import questions
 
 from assistant.cache import EmbeddingCache
 from assistant.embedding import Embedder
-from assistant.store import HNSW_EF_CONSTRUCTION, HNSW_M, load_index
+from assistant.store import load_index
+from assistant.stores.faiss import HNSW_EF_CONSTRUCTION, HNSW_M
 
 
 def main() -> None:
@@ -39,7 +40,11 @@ def main() -> None:
     args = parser.parse_args()
     indexes = [load_index(folder) for folder in args.index]
     embedder = Embedder(indexes[0].model)
-    parts = [v for i in indexes for v in (np.asarray(i.vectors), i.sentence_vectors.astype(np.float32))]
+    parts = [
+        v
+        for i in indexes
+        for v in (i.store.vectors_of(i.passages.ids), i.sentence_vectors.astype(np.float32))
+    ]
     for folder in args.cache:
         cache = EmbeddingCache(folder, embedder.model_id)
         parts.append(np.stack(list(cache.vectors.values())).astype(np.float32))

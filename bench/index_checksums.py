@@ -33,11 +33,11 @@ from assistant.store import (
     IndexData,
     PassageRecord,
     PassageTable,
-    build_faiss,
     current_generation,
     load_index,
     save_index,
 )
+from assistant.stores.faiss import FaissStore
 
 WORDS = [
     "火神山",
@@ -81,17 +81,24 @@ def synthetic(n: int, rng: np.random.Generator) -> IndexData:
     sentence_vectors = rng.standard_normal((3 * n, 384)).astype(np.float16)
     manifest = {
         "format": store.FORMAT_VERSION,
+        "next_passage_id": n,
         "model": "bench",
         "dimension": 384,
         "counts": {"articles": n // 10, "passages": n, "sentences": 3 * n},
         "articles": {f"a{k}.txt": {"title": str(k)} for k in range(n // 10)},
     }
+    articles = [(f"a{k}.txt", "", "") for k in range(n // 10)]
+    passages = FaissStore.from_arrays(
+        np.arange(n, dtype=np.int64),
+        np.arange(n, dtype=np.int32) // 10,
+        articles,
+        vectors,
+        BM25().from_rows(texts_tokens, None),
+    )
     return IndexData(
         manifest,
         PassageTable.from_records(records),
-        vectors,
-        build_faiss(vectors),
-        BM25().from_rows(texts_tokens, None),
+        passages,
         sentence_vectors,
         [f"s{i}" for i in range(3 * n)],
     )

@@ -39,9 +39,10 @@ from assistant.cache import EmbeddingCache
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.indexing import BuildReport, collect_passages, embed_all, plan
-from assistant.lexical import BM25
 from assistant.retrieval import MODES, Retriever
-from assistant.store import IndexData, PassageTable, build_faiss
+from assistant.store import IndexData, PassageTable
+from assistant.stores import PassageFields
+from assistant.stores.faiss import FaissStore
 
 
 class _ListsAndStrings(pickle.Unpickler):
@@ -68,20 +69,22 @@ def retrieval_index(settings: Settings, embedder: Embedder) -> IndexData:
         sources = plan(settings, None, report)
     cache = EmbeddingCache(settings.index_dir, embedder.model_id)
     with report.stage("chunk"):
-        records, _, texts, bm25_rows = collect_passages(sources, settings, None, cache)
+        passages = collect_passages(sources, settings, None, cache)
+    records, texts = passages.records, passages.texts
     missing = list({r.text_hash: texts[r.text_hash] for r in records if r.text_hash not in cache}.items())
     print(f"{len(records)} passages, {len(missing)} to embed, {len(cache)} cached")
     with report.stage("embed"):
         embed_all(missing, embedder, cache, show_progress=True)
     with report.stage("index"):
         vectors = np.stack([cache.vectors[r.text_hash] for r in records]).astype(np.float32)
-        bm25 = BM25().from_rows(bm25_rows, None)
-        faiss_index = build_faiss(vectors)
+        store = FaissStore(embedder.dim)
+        fields = [PassageFields(r.article_id, r.paragraph, r.start, r.end, "", "", r.text) for r in records]
+        store.add(np.asarray([r.id for r in records], dtype=np.int64), vectors, fields)
     print(f"stages: {report.timing()}")
     print(f"{len(report.duplicates)} duplicates indexed once, {len(report.skipped)} skipped")
     manifest = {"model": embedder.model_id, "articles": {s.article_id: s.meta for s in sources}}
     sentences = np.zeros((0, embedder.dim), dtype=np.float16)
-    return IndexData(manifest, PassageTable.from_records(records), vectors, faiss_index, bm25, sentences, [])
+    return IndexData(manifest, PassageTable.from_records(records), store, sentences, [])
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def main() -> None:
     from assistant.span import answer_span
 
     stages: dict[str, list[float]] = {
-        k: [] for k in ("embed", "bm25", "faiss+fusion", "quotes", "span", "total")
+        k: [] for k in ("embed", "bm25", "dense+fusion", "quotes", "span", "total")
     }
     first, warm, without_span = [], [], []
     for q in QUESTIONS:
@@ -75,7 +75,7 @@ def main() -> None:
             vector = retriever.embed_question(q)
             a = time.perf_counter()
             terms = tokenize(q)
-            retriever.index.bm25.search(terms, 100)
+            retriever.index.store.search_bm25(terms, 100)
             b = time.perf_counter()
             hits = retriever.search(q, k=10, query_vector=vector, query_tokens=terms)
             c = time.perf_counter()
@@ -93,7 +93,7 @@ def main() -> None:
                 without_span.append(total - span)
             stages["embed"].append(a - start)
             stages["bm25"].append(b - a)
-            stages["faiss+fusion"].append(c - b)
+            stages["dense+fusion"].append(c - b)
             stages["quotes"].append(d - c)
             stages["total"].append(total)
             (first if i == 0 else warm).append(total)

@@ -45,13 +45,8 @@ from assistant.answer import Answerer
 from assistant.embedding import Embedder
 from assistant.lexical import BM25, tokenize
 from assistant.retrieval import Retriever, fuse
-from assistant.store import (
-    IndexData,
-    PassageTable,
-    build_faiss,
-    load_index,
-    save_index,
-)
+from assistant.store import IndexData, PassageTable, load_index, save_index
+from assistant.stores.faiss import FaissStore
 
 LOAD_PROBE = """
 import json, resource, sys, time
@@ -91,7 +86,8 @@ def replicate(src: IndexData, n: int, rng: np.random.Generator) -> tuple[IndexDa
                 sentence_rows=tuple(r + k * per for r in src.passages[p].sentence_rows),
             )
         )
-    vectors = np.concatenate([jitter(src.vectors, rng, k) for k in range(copies)])[:n]
+    source = src.store.vectors_of(src.passages.ids)  # row i = src.passages[i]
+    vectors = np.concatenate([jitter(source, rng, k) for k in range(copies)])[:n]
     sentence_vectors = np.concatenate(
         [jitter(src.sentence_vectors, rng, k).astype(np.float16) for k in range(copies)]
     )
@@ -101,15 +97,24 @@ def replicate(src: IndexData, n: int, rng: np.random.Generator) -> tuple[IndexDa
     }
     timings = {}
     started = time.perf_counter()  # what an update pays: counts of kept rows, weights recomputed
-    bm25 = BM25().from_rows([i % len(src.passages) for i in range(n)], src.bm25)
+    old_bm25 = src.store.bm25  # type: ignore[attr-defined]
+    source_rows = src.store.rows(src.passages.ids)  # type: ignore[attr-defined]
+    bm25 = BM25().from_rows([int(source_rows[i % len(src.passages)]) for i in range(n)], old_bm25)
     timings["bm25 fit"] = time.perf_counter() - started
     started = time.perf_counter()
-    faiss_index = build_faiss(vectors)
+    codes = {a: c for c, a in enumerate(articles)}
+    store = FaissStore.from_arrays(
+        np.arange(n, dtype=np.int64),
+        np.asarray([codes[r.article_id] for r in records], dtype=np.int32),
+        [(a, str(m.get("date") or ""), str(m.get("source") or "")) for a, m in articles.items()],
+        vectors,
+        bm25,
+    )
     timings["faiss build"] = time.perf_counter() - started
     counts = {"articles": len(articles), "passages": n, "sentences": len(hashes)}
     manifest = {**src.manifest, "articles": articles, "counts": counts}
     table = PassageTable.from_records(records)
-    return IndexData(manifest, table, vectors, faiss_index, bm25, sentence_vectors, hashes), timings
+    return IndexData(manifest, table, store, sentence_vectors, hashes), timings
 
 
 def questions(src: IndexData, count: int, rng: np.random.Generator) -> list[str]:
@@ -216,8 +221,9 @@ def main() -> None:
         retriever = answerer.retriever
         names = ("embed", "bm25", "faiss", "fusion", "quotes", "whole ask")
         stages: dict[str, list[float]] = {k: [] for k in names}
-        flat = faiss.IndexFlatIP(index.vectors.shape[1])
-        flat.add(np.ascontiguousarray(index.vectors, dtype=np.float32))
+        all_vectors = index.store.vectors_of(index.passages.ids)
+        flat = faiss.IndexFlatIP(all_vectors.shape[1])
+        flat.add(np.ascontiguousarray(all_vectors, dtype=np.float32))
         lexical = bm25s.BM25()
         lexical.index([source_tokens[i % len(src.passages)] for i in range(n)], show_progress=False)
         base: dict[str, list[float]] = {"bm25s": [], "IndexFlatIP": []}
@@ -229,9 +235,9 @@ def main() -> None:
                 vector = retriever.embed_question.__wrapped__(q)  # uncached: time the embedding
                 t1 = time.perf_counter()
                 terms = tokenize(q)
-                lex = index.bm25.search(terms, 100)
+                lex = index.store.search_bm25(terms, 100)
                 t2 = time.perf_counter()
-                dense = index.search_dense(vector, 100)
+                dense = index.store.search(vector, 100)
                 t3 = time.perf_counter()
                 fuse(dense, lex, retriever.weights)
                 t4 = time.perf_counter()

@@ -32,7 +32,7 @@ def main(dataset: Path, index_dir: Path) -> None:
     runs = []
     for q, vector in zip(questions, vectors, strict=True):
         gold = gold_passages(index, q, contexts[q.article_id])
-        runs.append((gold, index.search_dense(vector, 100), index.bm25.search(tokenize(q.text), 100)))
+        runs.append((gold, index.store.search(vector, 100), index.store.search_bm25(tokenize(q.text), 100)))
 
     def score(weights: FusionWeights) -> tuple[float, float]:
         mrr = r5 = 0.0

@@ -53,7 +53,7 @@ def test_update_embeds_only_added_and_changed_articles(settings: Settings) -> No
     assert any("七十四名" in t for t in embedder.embedded) and any("赈酒" in t for t in embedder.embedded)
     index = load_index(settings.index_dir)
     assert article_ids(settings) == {"b.txt", "c.txt"}
-    assert index.bm25.search(tokenize("中建三局"), 10) == []
+    assert index.store.search_bm25(tokenize("中建三局"), 10) == []
     assert set(index.articles) == {"b.txt", "c.txt"}
 
     again = FakeEmbedder()

@@ -90,9 +90,10 @@ def test_query_prefix_is_applied_exactly_once(assistant: Assistant) -> None:
     ours = assistant.embedder.embed_queries([question])[0]
     np.testing.assert_allclose(ours, engine.query(question), atol=1e-6)
     assert not np.allclose(ours, engine.query("query: " + question), atol=1e-3)
-    passage = assistant.answerer.retriever.index.passages[0]
+    index = assistant.answerer.retriever.index
+    passage = index.passages[0]
     np.testing.assert_allclose(
-        assistant.answerer.retriever.index.vectors[0], engine.passage(passage.text), atol=1e-6
+        index.store.vectors_of(np.asarray([passage.id]))[0], engine.passage(passage.text), atol=1e-6
     )
 
 

@@ -10,14 +10,8 @@ from assistant.config import Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from assistant.indexing import titled, update_index
 from assistant.service import Assistant
-from assistant.store import (
-    PassageRecord,
-    PassageTable,
-    build_faiss,
-    current_generation,
-    faiss_kind,
-    load_index,
-)
+from assistant.store import PassageRecord, PassageTable, current_generation, load_index
+from assistant.stores.faiss import build_faiss, faiss_kind
 from tests.conftest import FakeEmbedder, write_article
 
 
@@ -35,19 +29,23 @@ def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) 
     index = load_index(built.index_dir)
     counts = {"articles": 2, "passages": len(index.passages), "sentences": len(index.sentence_vectors)}
     assert index.manifest["counts"] == counts and counts["sentences"] == 5
-    assert index.vectors.shape == (len(index.passages), fake_embedder.dim)
+    assert index.store.count() == len(index.passages)
     assert set(index.articles) == {"a.txt", "b.txt"}
     for p in index.passages:
         text = (built.corpus_dir / p.article_id).read_text(encoding="utf-8")
         assert text[p.start : p.end] == p.text
-        np.testing.assert_allclose(index.vectors[p.id], fake_embedder.embed_passages([p.text])[0], rtol=1e-6)
+        np.testing.assert_allclose(
+            index.store.vectors_of(np.asarray([p.id]))[0],
+            fake_embedder.embed_passages([p.text])[0],
+            rtol=1e-6,
+        )
         for (start, end, _), row in zip(p.sentences, p.sentence_rows, strict=True):
             expected = fake_embedder.embed_passages(
                 [titled(index.articles[p.article_id]["title"], text[start:end])]
             )
             np.testing.assert_allclose(index.sentence_vectors[row], expected[0], atol=2e-3)
-    top = index.search_dense(fake_embedder.embed_queries(["天津医疗队"])[0], 1)
-    assert index.passages[top[0][0]].article_id == "b.txt"
+    top = index.store.search(fake_embedder.embed_queries(["天津医疗队"])[0], 1)
+    assert index.passages.by_id(top[0][0]).article_id == "b.txt"
 
 
 def test_rebuild_reuses_vectors_of_unchanged_passages(built: Settings) -> None:
@@ -70,6 +68,8 @@ def test_missing_index_says_how_to_build(settings: Settings) -> None:
     [
         "vectors.npy",
         "vectors.faiss",
+        "store_rows.npz",
+        "store_articles.json",
         "passages.npz",
         "passages.txt",
         "passage_articles.json",
@@ -109,6 +109,9 @@ def test_passage_table_round_trips_every_field(tmp_path: Path) -> None:
     again = PassageTable.load(tmp_path)
     assert list(again) == records and again[-1] == records[-1] and again[1:] == records[1:]
     assert list(again.rows_of({"甲 篇.txt"})) == [0, 2] and again.text_hashes()[1] == "b" * 40
+    assert list(again.ids_of({"甲 篇.txt"})) == [0, 2] and again.by_id(1) == records[1]
+    with pytest.raises(KeyError):
+        again.by_id(3)
     with pytest.raises(IndexError):
         again[3]
 

@@ -1,0 +1,155 @@
+"""The store contract, run against every engine: FAISS, a Milvus Lite file, and Milvus Lite's
+gRPC server started here on a free port and reached as a network client. Real engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.indexing import update_index
+from assistant.lexical import tokenize
+from assistant.retrieval import Filter, Retriever
+from assistant.store import load_index
+from assistant.stores import PassageFields, Where, new_store
+from assistant.stores.faiss import FaissStore
+from assistant.stores.milvus import MilvusStore, where_expression
+from tests.conftest import FakeEmbedder, write_article
+
+TEXTS = [
+    ("a.txt", "2020-02-05", "新华社", "火神山医院由中建三局承建，十天建成。"),
+    ("a.txt", "2020-02-05", "新华社", "党员突击队日夜奋战在工地上。"),
+    ("b.txt", "2020-03-01", "人民日报", "天津市组建医疗队增援武汉，七十四名党员进入首批医疗队。"),
+    ("c.txt", "", "人民日报", "红烧肉的做法：五花肉切块，冰糖炒色。"),
+]
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from milvus_lite.adapter.grpc.server import start_server_in_thread
+
+    server, db, port = start_server_in_thread(str(tmp_path_factory.mktemp("milvus") / "server.db"), port=0)
+    yield f"http://127.0.0.1:{port}"
+    server.stop(grace=0)
+    db.close()
+
+
+@pytest.fixture(params=["faiss", "milvus-lite", "milvus-server"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "faiss":
+        return "faiss"
+    if request.param == "milvus-lite":
+        return f"milvus://{tmp_path / 'passages.db'}"
+    return request.getfixturevalue("milvus_server")
+
+
+def filled(spec: str, embedder: FakeEmbedder) -> object:
+    store = new_store(spec, embedder.dim)
+    fields = [PassageFields(a, 1, 0, len(t), d, s, t) for a, d, s, t in TEXTS]
+    store.add(np.arange(10, 14), embedder.embed_passages([t for *_, t in TEXTS]), fields)
+    return store
+
+
+def ids(ranking: list[tuple[int, float]]) -> list[int]:
+    return [pid for pid, _ in ranking]
+
+
+def test_dense_search_count_and_vectors(spec: str, fake_embedder: FakeEmbedder) -> None:
+    store = filled(spec, fake_embedder)
+    assert store.count() == 4
+    query = fake_embedder.embed_queries(["天津医疗队党员"])[0]
+    found = store.search(query, 2)
+    assert found[0][0] == 12 and len(found) == 2
+    expected = float(fake_embedder.embed_passages([TEXTS[2][3]])[0] @ query)
+    assert found[0][1] == pytest.approx(expected, abs=1e-5)
+    stored = store.vectors_of(np.asarray([13, 10]))
+    np.testing.assert_allclose(stored[1], fake_embedder.embed_passages([TEXTS[0][3]])[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (Where(articles=frozenset({"b.txt", "c.txt"})), {12, 13}),
+        (Where(source="新华社"), {10, 11}),
+        (Where(since="2020-03"), {12}),
+        (Where(until="2020-02"), {10, 11}),  # 2020-02-05 lies within until 2020-02; undated c.txt never
+        (Where(since="2020", until="2020-03-01", source="人民日报"), {12}),
+        (Where(articles=frozenset({"c.txt"}), since="2019"), set()),
+    ],
+)
+def test_filters_run_in_the_store(
+    spec: str, fake_embedder: FakeEmbedder, where: Where, expected: set
+) -> None:
+    store = filled(spec, fake_embedder)
+    query = fake_embedder.embed_queries(["医院"])[0]
+    assert set(ids(store.search(query, 10, where))) == expected
+    lexical = store.search_bm25(["党员", "医院", "五花肉"], 10, where=where)
+    assert set(ids(lexical)) <= expected and all(score > 0 for _, score in lexical)
+
+
+def test_bm25_ranks_by_terms_and_weights(spec: str, fake_embedder: FakeEmbedder) -> None:
+    store = filled(spec, fake_embedder)
+    assert ids(store.search_bm25(tokenize("红烧肉怎么做"), 5))[0] == 13
+    assert ids(store.search_bm25(tokenize("火神山医院"), 5))[0] == 10
+    assert store.search_bm25(["不存在的词语"], 5) == []
+    # A carried-over term weighs less than the question's own.
+    ranked = store.search_bm25(["党员", "红烧肉"], 5, weights={"党员": 0.1})
+    assert ranked[0][0] == 13
+    assert store.idf("红烧肉") > store.idf("党员") > 0
+
+
+def test_idf_agrees_with_our_bm25(spec: str, fake_embedder: FakeEmbedder) -> None:
+    ours = filled("faiss", fake_embedder)
+    store = filled(spec, fake_embedder)
+    for term in ("党员", "医院", "红烧肉", "没有的词"):
+        assert store.idf(term) == pytest.approx(ours.idf(term))
+
+
+def test_deleted_passages_stop_being_found(spec: str, fake_embedder: FakeEmbedder) -> None:
+    store = filled(spec, fake_embedder)
+    store.delete(np.asarray([12, 99]))
+    store.finish()
+    query = fake_embedder.embed_queries(["天津医疗队党员"])[0]
+    assert 12 not in ids(store.search(query, 10)) and 12 not in ids(store.search_bm25(["天津"], 10))
+    assert store.count() == 3 and store.search_bm25(["天津"], 10) == []
+
+
+def test_the_assistant_answers_the_same_through_every_store(
+    spec: str, settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = replace(settings, store=spec)
+    for name, text in (("a.txt", TEXTS[0][3] + TEXTS[1][3]), ("b.txt", TEXTS[2][3]), ("c.txt", TEXTS[3][3])):
+        write_article(settings.corpus_dir, name, "　　" + text)
+    update_index(settings, fake_embedder)
+    index = load_index(settings.index_dir)
+    retriever = Retriever(index, fake_embedder)
+    assert retriever.search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
+    assert {h.passage.article_id for h in retriever.search("党员", where=Filter(article="a"))} == {"a.txt"}
+    before = {p.article_id: p.id for p in index.passages}
+
+    cls = FaissStore if spec == "faiss" else MilvusStore
+    sent: dict[str, list[int]] = {"add": [], "delete": []}
+    add, delete = cls.add, cls.delete
+    monkeypatch.setattr(cls, "add", lambda s, i, v, f: (sent["add"].extend(i.tolist()), add(s, i, v, f))[1])
+    monkeypatch.setattr(cls, "delete", lambda s, i: (sent["delete"].extend(i.tolist()), delete(s, i))[1])
+    write_article(settings.corpus_dir, "b.txt", "　　天津市组建医疗队增援武汉，九十名党员进入首批医疗队。")
+    update_index(settings, fake_embedder)
+    index = load_index(settings.index_dir)
+    after = {p.article_id: p.id for p in index.passages}
+    assert sent == {"add": [after["b.txt"]], "delete": [before["b.txt"]]}
+    assert after["a.txt"] == before["a.txt"] and after["c.txt"] == before["c.txt"]
+    hit = Retriever(index, fake_embedder).search("九十名党员", k=1)[0]
+    assert hit.passage.article_id == "b.txt" and "九十名" in hit.passage.text
+
+
+def test_a_filter_becomes_a_milvus_expression() -> None:
+    where = Where(frozenset({'a"b.txt'}), "新华社", "2020", "2020-02")
+    assert where_expression(where) == (
+        'article_id in ["a\\"b.txt"] and source == "新华社" and date != "" '
+        'and date >= "2020" and date <= "2020-02~"'
+    )
+    assert where_expression(None) == ""
