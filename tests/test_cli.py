@@ -138,7 +138,9 @@ def test_serve_passes_allowed_hosts_and_refuses_a_short_admin_password(
     runner, paths = cli_env
     real_serve = app.serve
     served: list[tuple[str, tuple[str, ...]]] = []
-    monkeypatch.setattr(app, "serve", lambda assistant, host, port, allowed: served.append((host, allowed)))
+    monkeypatch.setattr(
+        app, "serve", lambda assistant, host, port, allowed, sock: served.append((host, allowed))
+    )
     ok = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allowed-host", "news.lan", *paths])
     assert ok.exit_code == 0, ok.output
     assert served == [("0.0.0.0", ("news.lan",))]
