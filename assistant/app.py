@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -452,6 +453,7 @@ def serve(
     allowed: Iterable[str] = (),
     block: bool = True,
     feedback: bool = False,
+    sock: socket.socket | None = None,
 ) -> Running | None:
     """Serve the chat page and the JSON API on one port, behind the Host allow-list.
 
@@ -466,6 +468,8 @@ def serve(
             top of loopback and ``ASSISTANT_ALLOWED_HOSTS``.
         block: False starts the server in a thread and returns it (tests close it with ``.close()``).
         feedback: show 👍/👎 and record the votes beside the index (``--feedback on``).
+        sock: a listening socket to serve on instead of binding ``host:port`` (a worker of
+            :mod:`assistant.workers`).
 
     Raises:
         AssistantError: ``ASSISTANT_ADMIN_PASSWORD`` is set but too short, or the port is taken.
@@ -516,16 +520,17 @@ def serve(
         uvicorn.Config(server_app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     )
     taken = f"cannot serve on {host}:{port}: is the port taken? Choose another with --port"
+    sockets = [sock] if sock is not None else None
     if block:
         try:
-            server.run()
+            server.run(sockets=sockets)
         except SystemExit as exc:  # uvicorn exits when it cannot bind (it logs the OS's reason)
             raise AssistantError(taken) from exc
         return None
 
     def run() -> None:
         with contextlib.suppress(SystemExit):  # as above: the thread ends, and the loop below says why
-            server.run()
+            server.run(sockets=sockets)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

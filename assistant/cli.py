@@ -13,13 +13,18 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from assistant import runtime
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    import socket
+
+    from assistant.service import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -287,8 +292,18 @@ def ask(
     show_default=True,
     help="Show 👍/👎 on answers and record the votes in <index>/feedback.jsonl (see `assistant feedback`).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on the port (one per core answers fastest); a client's connections "
+    "all reach the same one, chosen by its IPv4 address. Linux only.",
+)
 @common_options
-def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ...], feedback: str) -> None:
+def serve(
+    settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ...], feedback: str, workers: int
+) -> None:
     """Start the web chat (builds the index first if there is none).
 
     Anyone who reaches it may ask; corpus management needs ASSISTANT_ADMIN_PASSWORD.
@@ -296,15 +311,51 @@ def serve(settings: Settings, host: str, port: int, allowed_hosts: tuple[str, ..
     \b
     assistant serve
     assistant serve --port 8080 --corpus my-articles/
+    assistant serve --workers 2          # one process per core
     ASSISTANT_ADMIN_PASSWORD=… assistant serve --host 0.0.0.0 --allowed-host news.lan
     """
     runtime.configure_server()  # before Gradio is imported: it reads these once
+    if workers == 1:
+        start_server(settings, host, port, allowed_hosts, feedback == "on", None, build_if_missing=True)
+        return
+    from assistant.workers import in_child, run_workers, steered_sockets
+
+    sockets = steered_sockets(host, port, workers)  # first: a taken port fails before any work
+    # The index is built (if missing) in a child, so that this process forks the workers with no
+    # engine or thread started.
+    in_child(lambda: start_assistant(settings, build_if_missing=True))
+    click.echo(f"serving on http://{host}:{port} with {workers} workers")
+    run_workers(
+        sockets,
+        lambda sock: start_server(
+            settings, host, port, allowed_hosts, feedback == "on", sock, build_if_missing=False
+        ),
+    )
+
+
+def start_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    feedback: bool,
+    sock: socket.socket | None,
+    build_if_missing: bool,
+) -> None:
+    """Load the assistant and serve until stopped, on ``sock`` when a worker is given one."""
     from assistant.app import serve as serve_app
+
+    assistant = start_assistant(settings, build_if_missing)
+    if sock is None:
+        click.echo(f"serving on http://{host}:{port}")
+    serve_app(assistant, host, port, allowed=allowed_hosts, feedback=feedback, sock=sock)
+
+
+def start_assistant(settings: Settings, build_if_missing: bool) -> Assistant:
+    """The assistant over the index, which is built first from the corpus when missing and asked."""
     from assistant.service import Assistant
 
-    assistant = Assistant(settings, build_if_missing=True)
-    click.echo(f"serving on http://{host}:{port}")
-    serve_app(assistant, host, port, allowed=allowed_hosts, feedback=feedback == "on")
+    return Assistant(settings, build_if_missing=build_if_missing)
 
 
 @main.command("feedback")

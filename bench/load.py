@@ -9,10 +9,12 @@ Usage::
 First one client asks 50 questions one after another (the single-client latency
 and the server's CPU seconds per request, read from ``/proc/<pid>/stat`` before
 and after), then ``--clients`` clients share ``--questions`` questions. Each
-request goes through the server's queue and server-sent events: by default as
-Gradio's documented HTTP API (``POST /gradio_api/call/ask``, then the event
+chat request goes through the server's queue and server-sent events: by default
+as Gradio's documented HTTP API (``POST /gradio_api/call/ask``, then the event
 stream), which costs the client little CPU on a machine it shares with the
-server; ``--client gradio_client`` uses Gradio's Python client instead. With ``--index``, the same questions are then asked
+server; ``--client gradio_client`` uses Gradio's Python client instead, and
+``--client api`` asks the JSON API (``POST /api/ask``) for comparison. Every
+question is asked twice first, so the server's caches are warm in both phases. With ``--index``, the same questions are then asked
 in this process through :class:`assistant.service.Assistant`, for the CPU an
 answer costs without the chat path. Prints one table and the bar of issue 10
 as ratios from this one run; the clients' own CPU is reported since they share
@@ -62,11 +64,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process so far (0 without a pid)."""
+    """User + system CPU so far of a process and its live children, a server's workers (0 without a pid)."""
     if pid is None:
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="utf-8").split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def own_cpu_seconds() -> float:
@@ -109,6 +113,11 @@ class Run:
         )
 
 
+def transport(source: str | None) -> httpx.HTTPTransport:
+    """Connections from ``source`` (a local address), or from the address the system picks."""
+    return httpx.HTTPTransport(local_address=source) if source else httpx.HTTPTransport()
+
+
 class HttpAsker:
     """One keep-alive connection asking through ``/gradio_api/call/ask`` and its event stream.
 
@@ -116,8 +125,10 @@ class HttpAsker:
     state (the config of every block of the app) once, at its first request.
     """
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/") + "/gradio_api/call/ask", timeout=120)
+    def __init__(self, url: str, source: str | None = None) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/") + "/gradio_api/call/ask", timeout=120, transport=transport(source)
+        )
         self.session = uuid.uuid4().hex
 
     def predict(self, question: str) -> str:
@@ -135,24 +146,49 @@ class HttpAsker:
         raise RuntimeError("the event stream ended without a result")
 
 
+class ApiAsker:
+    """One keep-alive connection asking the JSON API, ``POST /api/ask`` (no queue, no event stream)."""
+
+    def __init__(self, url: str, source: str | None = None) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=120, transport=transport(source))
+
+    def predict(self, question: str) -> str:
+        reply = self.http.post("/api/ask", json={"question": question})
+        reply.raise_for_status()
+        return reply.json()["answer"]
+
+
 class GradioAsker:
     """Gradio's own Python client."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str | None = None) -> None:
+        if source:
+            raise SystemExit("--client-addresses needs --client http or api")
         self.client = Client(url, verbose=False)
 
     def predict(self, question: str) -> str:
         return self.client.predict(question, None, None, "", "", api_name="/ask")
 
 
-def run(url: str, clients: int, total: int, pid: int | None, name: str, kind: str = "http") -> Run:
-    """Ask ``total`` questions from ``clients`` threads, each with its own client."""
+ASKERS = {"http": HttpAsker, "api": ApiAsker, "gradio_client": GradioAsker}
+
+
+def run(
+    url: str, clients: int, total: int, pid: int | None, name: str, kind: str = "http", spread: bool = False
+) -> Run:
+    """Ask ``total`` questions from ``clients`` threads, each with its own client.
+
+    With ``spread``, client i connects from 127.0.0.(i + 2), as clients on separate machines would
+    (``assistant serve --workers`` keeps each client address on one worker).
+    """
     local = threading.local()
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
-    make = HttpAsker if kind == "http" else GradioAsker
-    connected = [make(url) for _ in range(clients)]  # connect before the clock starts
+    make = ASKERS[kind]
+    connected = [
+        make(url, f"127.0.0.{i + 2}" if spread else None) for i in range(clients)
+    ]  # connect before the clock starts
 
     def ask(i: int) -> None:
         nonlocal errors
@@ -204,11 +240,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--single", type=int, default=50, help="Questions the single client asks.")
-    parser.add_argument("--client", choices=["http", "gradio_client"], default="http")
+    parser.add_argument("--client", choices=sorted(ASKERS), default="http")
+    parser.add_argument(
+        "--client-addresses",
+        action="store_true",
+        help="Each client connects from its own 127.0.0.x (for a server with --workers).",
+    )
     args = parser.parse_args()
-    run(args.url, 1, 5, args.pid, "warm-up", args.client)
-    single = run(args.url, 1, args.single, args.pid, "1", args.client)
-    many = run(args.url, args.clients, args.questions, args.pid, str(args.clients), args.client)
+    # Every question twice before the clock starts: the server's caches (question vectors, the
+    # quoted sentences' terms) are then as warm for the single client as for the many.
+    spread = args.client_addresses
+    # Warm every worker: with --client-addresses, the warm-up's clients cover all the addresses.
+    warm = args.clients if spread else 1
+    run(args.url, warm, 2 * len(QUESTIONS) * warm, args.pid, "warm-up", args.client, spread)
+    single = run(args.url, 1, args.single, args.pid, "1", args.client, spread)
+    many = run(args.url, args.clients, args.questions, args.pid, str(args.clients), args.client, spread)
     print(
         "| clients | requests | errors | p50 ms | p95 ms | p99 ms | answers/s "
         "| server CPU ms/request | client CPU ms/request |"

@@ -141,7 +141,7 @@ def test_serve_passes_allowed_hosts_and_refuses_a_short_admin_password(
     monkeypatch.setattr(
         app,
         "serve",
-        lambda assistant, host, port, allowed, feedback: served.append((host, allowed, feedback)),
+        lambda assistant, host, port, allowed, feedback, sock: served.append((host, allowed, feedback)),
     )
     ok = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allowed-host", "news.lan", *paths])
     assert ok.exit_code == 0, ok.output
