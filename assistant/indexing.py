@@ -47,6 +47,7 @@ from assistant.store import (
     PassageTable,
     check_compatible,
     load_index,
+    older_vectors,
     remove_partial,
     save_index,
 )
@@ -422,6 +423,12 @@ def update_index(
                 EmbeddingCache.clear_folder(settings.index_dir, embedder.model_id)
             cache = EmbeddingCache(settings.index_dir, embedder.model_id)
             report.warnings.extend(f"embedding cache file {d} skipped; re-embedding" for d in cache.damaged)
+            older = None if full or old is not None else older_vectors(settings.index_dir, embedder.model_id)
+            if older is not None:
+                cache.add(*older, persist=False)
+                report.warnings.append(
+                    f"the index was written by an older version: rebuilding it, reusing its {len(older[0])} vectors"
+                )
         with report.stage("read"):
             sources = plan(settings, old, report, show_progress)
         if old is not None and _unchanged(sources, old, report):

@@ -44,7 +44,14 @@ from typing import Any, overload
 
 import numpy as np
 
-from assistant.errors import DAMAGED_FILE, IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
+from assistant.errors import (
+    DAMAGED_FILE,
+    AssistantError,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotFound,
+    IndexWriteError,
+)
 from assistant.stores import PassageStore, check_store, load_store, store_files
 
 logger = logging.getLogger(__name__)
@@ -432,7 +439,37 @@ def _manifest_problem(manifest: Any) -> str | None:
     return None
 
 
+def older_vectors(root: Path, model: str) -> tuple[list[str], np.ndarray] | None:
+    """The text hashes and vectors of a live index of format 3 made by ``model``, else None.
+
+    Format 3 named passages by row (``vectors.npy`` row i is passage i). An update that meets
+    such an index rebuilds it in this format from the corpus, and these vectors spare it from
+    embedding again what the old index already holds. An index that cannot be read gives None.
+    """
+    try:
+        manifest = read_manifest(root)
+        if manifest.get("format") != 3 or manifest.get("model") != model:
+            return None
+        folder = current_generation(root)
+        with np.load(folder / "passages.npz") as table:
+            hashes = [h.decode("ascii") if isinstance(h, bytes) else str(h) for h in table["text_hash"]]
+        vectors = np.load(folder / "vectors.npy")
+        sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
+        sentences = np.load(folder / "sentences.npy").astype(np.float32)
+    except (AssistantError, KeyError, *DAMAGED_FILE) as exc:
+        logger.info("the older index's vectors cannot be reused: %s", exc)
+        return None
+    if len(hashes) != len(vectors) or len(sentence_hashes) != len(sentences) or vectors.ndim != 2:
+        return None
+    return hashes + sentence_hashes, np.concatenate([vectors.astype(np.float32), sentences])
+
+
 def _check_format(manifest: dict[str, Any]) -> None:
+    if manifest.get("format") == 3:
+        raise IndexMismatch(
+            f"the index has format 3, this version reads {FORMAT_VERSION}; run `assistant index update` "
+            "to rebuild it (the vectors it holds are reused, nothing is embedded again)"
+        )
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatch(
             f"the index has format {manifest.get('format')}, this version reads {FORMAT_VERSION}; {REBUILD_HINT}"

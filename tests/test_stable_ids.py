@@ -80,16 +80,22 @@ def test_removed_ids_are_not_given_again(settings: Settings, fake_embedder: Fake
     assert min(ids_by_article(settings)["b.txt"]) > last
 
 
-def test_an_index_of_the_old_layout_says_rebuild(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_an_index_of_the_old_layout_is_rebuilt_by_an_update_without_embedding_again(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
     write_article(settings.corpus_dir, "a.txt", A)
     update_index(settings, fake_embedder)
     path = current_generation(settings.index_dir) / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
+    # As the previous version wrote it (a fresh build's vectors are in passage order, as format 3's were).
     path.write_text(json.dumps({**manifest, "format": 3}, ensure_ascii=False), encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="format 3.*index build --full"):
+    with pytest.raises(IndexMismatch, match="format 3.*`assistant index update`.*reused"):
         load_index(settings.index_dir)
-    report = update_index(settings, fake_embedder)  # an update rebuilds it in the new layout
+    upgrading = FakeEmbedder()
+    report = update_index(settings, upgrading)  # an update rebuilds it in the new layout
     assert report.added == ["a.txt"] and load_index(settings.index_dir).manifest["format"] == 4
+    assert upgrading.embedded == [], "the old index's vectors are reused"
+    assert any("older version" in w for w in report.warnings)
 
 
 def test_an_index_opened_with_another_store_says_how_to_fix_it(
