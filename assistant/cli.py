@@ -115,16 +115,47 @@ def index_build(settings: Settings, full: bool) -> None:
     run_update(settings, full)
 
 
+def parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """``I/N`` (0 ≤ I < N) as a pair."""
+    if value is None:
+        return None
+    shard, _, shards = value.partition("/")
+    if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):
+        raise click.BadParameter(f"{value!r} is not I/N with 0 ≤ I < N, e.g. 0/4")
+    return int(shard), int(shards)
+
+
 @index.command("update")
+@click.option(
+    "--shard",
+    callback=parse_shard,
+    metavar="I/N",
+    help="Only embed, into the shared cache, the texts of shard I of N (0-based); a final "
+    "`index update` without --shard then builds the index without embedding again.",
+)
 @common_options
-def index_update(settings: Settings) -> None:
+def index_update(settings: Settings, shard: tuple[int, int] | None) -> None:
     """Index added and changed articles, drop removed ones; embed nothing unchanged.
 
     \b
     assistant index update
     assistant index update --corpus my-articles/
+    assistant index update --shard 0/2 & assistant index update --shard 1/2; wait
+    assistant index update
     """
-    run_update(settings, full=False)
+    if shard is None:
+        run_update(settings, full=False)
+        return
+    from assistant.indexing import embed_shard
+    from assistant.service import make_embedder
+
+    report = embed_shard(settings, make_embedder(settings), *shard, show_progress=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"shard {shard[0]}/{shard[1]}: embedded {report.embedded} text(s) into the cache in {report.seconds} s; "
+        "run `assistant index update` once every shard is done"
+    )
 
 
 def run_update(settings: Settings, full: bool) -> None:

@@ -330,6 +330,38 @@ def collect_passages(
     return PassagePlan(records, sentence_hashes, texts, deleted, added, next_id)
 
 
+def in_shard(text_hash_: str, shard: int, shards: int) -> bool:
+    """Whether a text belongs to shard ``shard`` of ``shards`` (0-based), by its hash."""
+    return int(text_hash_[:15], 16) % shards == shard
+
+
+def embed_shard(
+    settings: Settings, embedder: EmbedderLike, shard: int, shards: int, show_progress: bool = False
+) -> BuildReport:
+    """Embed into the shared cache the texts an update would embed whose hash falls in this shard.
+
+    Writes no index: several shards (processes or machines sharing the index folder) run at
+    once, each embedding a disjoint part, and a final :func:`update_index` assembles the index
+    from the cache without embedding again. It takes no lock; an update that ends meanwhile
+    clears the cache, so start it after the shards.
+    """
+    started = time.perf_counter()
+    report = BuildReport()
+    with report.stage("load"):
+        old = _live_index(settings, embedder.model_id, report)
+        cache = EmbeddingCache(settings.index_dir, embedder.model_id)
+    with report.stage("read"):
+        sources = plan(settings, old, report, show_progress)
+    with report.stage("chunk"):
+        texts = collect_passages(sources, settings, old, cache).texts
+    missing = [(h, t) for h, t in texts.items() if h not in cache and in_shard(h, shard, shards)]
+    with report.stage("embed"):
+        embed_all(missing, embedder, cache, show_progress)
+    report.embedded = len(missing)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
 def embed_all(
     missing: list[tuple[str, str]],
     embedder: EmbedderLike,

@@ -154,3 +154,18 @@ def test_serve_passes_allowed_hosts_and_refuses_a_short_admin_password(
     monkeypatch.setattr(app, "build_app", lambda *args: pytest.fail("served with a weak password"))
     refused = runner.invoke(main, ["serve", *paths])
     assert refused.exit_code == 1 and "ASSISTANT_ADMIN_PASSWORD is too short" in refused.output
+
+
+def test_a_shard_embeds_into_the_cache_and_the_update_builds_without_embedding(
+    cli_env: tuple[CliRunner, list[str]],
+) -> None:
+    runner, paths = cli_env
+    for bad in ("2/2", "1", "a/b", "-1/2"):
+        refused = runner.invoke(main, ["index", "update", "--shard", bad, *paths])
+        assert refused.exit_code == 2 and "I/N" in refused.output, refused.output
+    shard = runner.invoke(main, ["index", "update", "--shard", "0/1", *paths])
+    assert shard.exit_code == 0 and "shard 0/1: embedded" in shard.output, shard.output
+    assert "embedded 0 text" not in shard.output
+    built = runner.invoke(main, ["index", "update", *paths])
+    assert built.exit_code == 0 and "added: 天津 医疗队.txt" in built.output, built.output
+    assert "(0 texts embedded, 3 reused)" in built.output, built.output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,3 +239,61 @@ def test_repaired_articles_are_indexed_with_a_warning_in_the_report(settings: Se
     report = update_index(settings, FakeEmbedder())
     assert report.added == ["nul.txt"] and report.warnings == ["nul.txt: removed 1 NUL characters"]
     assert load_index(settings.index_dir).articles["nul.txt"]["warnings"] == report.warnings
+
+
+SHARD_CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from assistant.config import Settings
+from assistant.indexing import embed_shard
+from tests.conftest import FakeEmbedder
+
+settings = Settings(corpus_dir=Path({corpus!r}), index_dir=Path({index!r}), model=FakeEmbedder.model_id)
+embedder = FakeEmbedder()
+embed_shard(settings, embedder, {shard}, 2)
+print(json.dumps(embedder.embedded))
+"""
+
+
+def test_two_shard_processes_embed_disjoint_halves_and_the_update_embeds_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for i in range(8):
+        body = f"　　第{i}篇：中建三局承建火神山医院，十天建成。第{i}篇独有的一句话，共{i}人。\n"
+        write_article(settings.corpus_dir, f"{i}.txt", f"第{i}篇\n\n{body}")
+    update_index(settings, FakeEmbedder())  # a live index: its texts are never embedded again
+    write_article(settings.corpus_dir, "new.txt", "新文章\n\n　　天津医疗队有74名党员。他们第二天出发。\n")
+    # What one process would do: an update of a copy of the same index.
+    single = Settings(corpus_dir=settings.corpus_dir, index_dir=tmp_path / "single", model=settings.model)
+    shutil.copytree(settings.index_dir, single.index_dir)
+    reference = FakeEmbedder()
+    update_index(single, reference)
+
+    root = str(Path(__file__).resolve().parents[1])
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SHARD_CHILD.format(
+                    root=root, corpus=str(settings.corpus_dir), index=str(settings.index_dir), shard=shard
+                ),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for shard in (0, 1)
+    ]
+    halves = [set(json.loads(child.communicate(timeout=120)[0])) for child in children]
+    assert all(child.returncode == 0 for child in children)
+    assert halves[0] and halves[1] and not halves[0] & halves[1], "no text is embedded twice"
+    assert halves[0] | halves[1] == set(reference.embedded)
+
+    final = FakeEmbedder()
+    report = update_index(settings, final)
+    assert final.embedded == [] and report.added == ["new.txt"]
+    sharded, alone = load_index(settings.index_dir), load_index(single.index_dir)
+    assert [(p.id, p.text_hash) for p in sharded.passages] == [(p.id, p.text_hash) for p in alone.passages]
+    assert sharded.sentence_hashes == alone.sentence_hashes
+    assert (sharded.sentence_vectors == alone.sentence_vectors).all()
