@@ -425,15 +425,22 @@ def highlight(text: str, offset: int, quote: Quote, span: AnswerSpan | None = No
     """
     a = max(0, quote.start - offset)
     b = max(a, quote.end - offset)
-    if span is not None and quote.start <= span.start and span.end <= quote.end:
-        x, y = span.start - offset, span.end - offset
-        inside = f'{_html(text[a:x])}<span class="answer">{_html(text[x:y])}</span>{_html(text[y:b])}'
-    else:
-        inside = _html(text[a:b])
-    return (_html(text[:a]) + "<mark>" + inside + "</mark>" + _html(text[b:])).replace("\n", "<br>")
+    marked = mark_quote(text, a, b, (span.start - offset, span.end - offset) if span else None)
+    return (html_text(text[:a]) + marked + html_text(text[b:])).replace("\n", "<br>")
 
 
-def _html(text: str) -> str:
+def mark_quote(text: str, a: int, b: int, span: tuple[int, int] | None = None) -> str:
+    """``text[a:b]`` as HTML in ``<mark>``, with ``span`` (offsets into ``text``) marked inside
+    as ``<span class="answer">`` when it lies within."""
+    if span is None or not a <= span[0] <= span[1] <= b:
+        return f"<mark>{html_text(text[a:b])}</mark>"
+    x, y = span
+    inside = f'{html_text(text[a:x])}<span class="answer">{html_text(text[x:y])}</span>{html_text(text[y:b])}'
+    return f"<mark>{inside}</mark>"
+
+
+def html_text(text: str) -> str:
+    """Text as HTML: escaped, with invisible and control characters marked."""
     return mark_invisible(html.escape(text))
 
 
@@ -489,7 +496,7 @@ def render_answer(
                 f"<blockquote>{highlight(q.passage, q.passage_start, q, marks)}</blockquote>",
                 f"<details><summary>展开第 {q.paragraph} 段全文 · 复制引用</summary>"
                 f"<p>{highlight(paragraph, start, q, marks)}</p>"
-                f"<p><code>{mark_invisible(html.escape(q.citation))}</code></p></details>",
+                f"<p><code>{html_text(q.citation)}</code></p></details>",
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
@@ -514,7 +521,7 @@ def render_abstention(question: str, nearest: list[Quote] | None = None) -> str:
     ]
     for q in nearest:
         where = " · ".join(
-            mark_invisible(html.escape(x))
+            html_text(x)
             for x in (
                 f"《{q.title}》",
                 q.date,
@@ -527,7 +534,7 @@ def render_abstention(question: str, nearest: list[Quote] | None = None) -> str:
         parts += [
             f"<p>{where}</p>",
             f"<blockquote>{highlight(q.passage, q.passage_start, q)}</blockquote>",
-            f"<p><code>{mark_invisible(html.escape(q.citation))}</code></p>",
+            f"<p><code>{html_text(q.citation)}</code></p>",
         ]
     parts.append("</details>")
     return text + "\n" + "".join(parts) + "\n"

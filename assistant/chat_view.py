@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from assistant.answer import NEAREST_LABEL, Answer, Quote, mark_invisible, md_escape, render_head
+from assistant.answer import NEAREST_LABEL, Answer, Quote, html_text, mark_quote, md_escape, render_head
 from assistant.span import AnswerSpan
 
 # Characters of article text shown before the first quote and after the last one.
@@ -85,10 +85,10 @@ def render_panel(
         first = group[0]
         meta = " · ".join(html.escape(x) for x in (first.date, first.source, first.file) if x)
         start, text = article_text(first.article_id)
-        citations = "".join(f"<p><code>{_escaped(q.citation)}</code></p>" for q in group)
+        citations = "".join(f"<p><code>{html_text(q.citation)}</code></p>" for q in group)
         parts += [
             '<section class="src-article">',
-            f"<div><strong>《{_escaped(first.title)}》</strong>{' · ' + meta if meta else ''}</div>",
+            f"<div><strong>《{html_text(first.title)}》</strong>{' · ' + meta if meta else ''}</div>",
             f'<div class="src-text">{marked(text, start, group, span)}</div>',
             f"<details><summary>复制引用</summary>{citations}</details>",
             "</section>",
@@ -110,18 +110,11 @@ def marked(text: str, offset: int, quotes: list[Quote], span: AnswerSpan | None 
     pos = lo
     for a, b, rank in spans:
         a = max(a, pos)
-        out.append(_escaped(text[pos:a]))
+        out.append(html_text(text[pos:a]))
         if b > a:
-            inside = _escaped(text[a:b])
-            if rank == 1 and span is not None and a <= span.start - offset and span.end - offset <= b:
-                x, y = span.start - offset, span.end - offset
-                inside = f'{_escaped(text[a:x])}<span class="answer">{_escaped(text[x:y])}</span>{_escaped(text[y:b])}'
-            out.append(f"<mark>{inside}</mark><sup>[{rank}]</sup>")
+            answer = (span.start - offset, span.end - offset) if rank == 1 and span is not None else None
+            out.append(f"{mark_quote(text, a, b, answer)}<sup>[{rank}]</sup>")
         pos = max(pos, b)
-    out.append(_escaped(text[pos:hi]))
+    out.append(html_text(text[pos:hi]))
     out.append("……" if hi < len(text) else "")
-    return "".join(out)
-
-
-def _escaped(text: str) -> str:
-    return mark_invisible(html.escape(text)).replace("\n", "<br>")
+    return "".join(out).replace("\n", "<br>")
