@@ -40,7 +40,8 @@ _WORD = re.compile(r"[\w]", re.UNICODE)
 _MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
 # Bidi controls and zero-width characters are invisible, yet they reorder or hide what a quote
 # says. The rendered answer shows each as a mark; the quote itself (and its JSON) keeps them.
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+INVISIBLE_CHARS = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 
 
 def mark_invisible(escaped: str) -> str:
@@ -505,15 +506,18 @@ def render_answer(
 NEAREST_LABEL = "未经确认的相关段落"
 
 
+def refusal_text(question: str) -> str:
+    """The sentence that says no article answers ``question`` (escaped as the output needs)."""
+    return f"这些文章里没有找到能回答「{question}」的内容。可以换个说法，或先把相关文章加入语料库。"
+
+
 def render_abstention(question: str, nearest: list[Quote] | None = None) -> str:
     """The reply when no sentence in the articles answers the question.
 
     The nearest sentences follow in a closed fold, marked as unconfirmed, each highlighted in
     its passage with its citation, so the reader can judge the refusal.
     """
-    text = (
-        f"这些文章里没有找到能回答「{md_escape(question)}」的内容。可以换个说法，或先把相关文章加入语料库。\n"
-    )
+    text = refusal_text(md_escape(question)) + "\n"
     if not nearest:
         return text
     parts = [

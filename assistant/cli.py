@@ -248,7 +248,12 @@ def index_info(settings: Settings, as_json: bool) -> None:
 
 @main.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of markdown.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the answer as the chat's markdown (with its HTML) instead of text.",
+)
 @click.option(
     "--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", help="Retrieval to use."
 )
@@ -272,6 +277,7 @@ def ask(
     settings: Settings,
     question: str,
     as_json: bool,
+    markdown: bool,
     mode: str,
     history: tuple[str, ...],
     article: str | None,
@@ -303,8 +309,12 @@ def ask(
         reply = answer.to_json()
     if as_json:
         emit_json(reply)
-    else:
+    elif markdown:
         click.echo(reply["answer"])
+    else:
+        from assistant.terminal_view import render_reply
+
+        click.echo(render_reply(reply))
 
 
 @main.command()
