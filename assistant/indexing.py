@@ -48,10 +48,12 @@ from assistant.store import (
     check_compatible,
     load_index,
     older_vectors,
+    read_manifest,
     remove_partial,
     save_index,
 )
-from assistant.stores import PassageFields, new_store
+from assistant.stores import PassageFields, PassageStore, new_store
+from assistant.stores.owned import claim, release
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +210,7 @@ def assemble(
         sentence_vectors = np.zeros((len(plan_.sentence_hashes), embedder.dim), dtype=np.float16)
         for row, h in enumerate(plan_.sentence_hashes):
             sentence_vectors[row] = cache.vectors[h]
-        store = old.store if old is not None else new_store(settings.store, embedder.dim)
+        store = old.store if old is not None else _fresh_store(settings, embedder.dim)
         store.delete(plan_.deleted)
         fresh = plan_.added
         vectors = np.zeros((len(fresh), embedder.dim), dtype=np.float32)
@@ -249,6 +251,30 @@ def assemble(
     }
     table = PassageTable.from_records(plan_.records)
     return IndexData(manifest, table, store, sentence_vectors, plan_.sentence_hashes)
+
+
+def _fresh_store(settings: Settings, dim: int) -> PassageStore:
+    """An empty store for a rebuild, its collection (and the live index's, which it replaces)
+    recorded as this index's before anything is written, so :func:`_make_live` can drop the
+    replaced one and a later update the one an interrupted build left."""
+    store = new_store(settings.store, dim)
+    try:
+        live = read_manifest(settings.index_dir).get("store")
+    except AssistantError:
+        live = None
+    try:
+        claim(settings.index_dir, store.describe(), live if isinstance(live, dict) else None)
+    except OSError as exc:
+        raise IndexWriteError.from_os_error(exc, "the index's list of store collections") from exc
+    return store
+
+
+def _make_live(settings: Settings, data: IndexData, report: BuildReport) -> None:
+    """Save the new generation, make it live, then let the store carry out what waited for
+    that: pending deletions, and dropping the collections no generation uses any more."""
+    report.folder = str(save_index(settings.index_dir, data))
+    data.store.finish()
+    report.warnings.extend(release(settings.index_dir, data.store))
 
 
 @dataclass
@@ -470,8 +496,7 @@ def update_index(
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
-            report.folder = str(save_index(settings.index_dir, data))
-            data.store.finish()
+            _make_live(settings, data, report)
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -605,7 +630,6 @@ def index_articles(
         data = assemble(sources, settings, embedder, old, cache, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds
-        report.folder = str(save_index(settings.index_dir, data))
-        data.store.finish()
+        _make_live(settings, data, report)
         cache.clear_disk()
     return report

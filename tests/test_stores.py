@@ -153,3 +153,65 @@ def test_a_filter_becomes_a_milvus_expression() -> None:
         'and date >= "2020" and date <= "2020-02~"'
     )
     assert where_expression(None) == ""
+
+
+def lite_collections(spec: str) -> list[str]:
+    from pymilvus import MilvusClient
+
+    return sorted(MilvusClient(spec.removeprefix("milvus://")).list_collections())
+
+
+def test_a_full_rebuild_leaves_only_its_own_collection(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    update_index(settings, fake_embedder)
+    first = load_index(settings.index_dir).store.describe()["collection"]
+    other = replace(settings, index_dir=tmp_path / "other-index")  # another index, same Lite file
+    update_index(other, fake_embedder)
+    theirs = load_index(other.index_dir).store.describe()["collection"]
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    update_index(settings, fake_embedder, full=True)
+    index = load_index(settings.index_dir)
+    ours = index.store.describe()["collection"]
+    assert ours != first and lite_collections(settings.store) == sorted([ours, theirs])
+    assert index.store.count() == len(index.passages) == 2
+    assert Retriever(index, fake_embedder).search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
+
+
+def test_a_collection_an_interrupted_rebuild_left_is_dropped_by_the_next_update(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.indexing
+
+    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    update_index(settings, fake_embedder)
+    live = load_index(settings.index_dir).store.describe()["collection"]
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(assistant.indexing, "save_index", crash)
+        with pytest.raises(KeyboardInterrupt):
+            update_index(settings, fake_embedder, full=True)
+    assert len(lite_collections(settings.store)) == 2  # the live one and the interrupted one
+    assert load_index(settings.index_dir).store.describe()["collection"] == live
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    update_index(settings, fake_embedder)
+    assert lite_collections(settings.store) == [live]
+
+
+def test_a_rebuild_into_another_store_names_the_collection_it_leaves(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    lite = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    update_index(lite, fake_embedder)
+    collection = load_index(lite.index_dir).store.describe()["collection"]
+    report = update_index(settings, fake_embedder, full=True)
+    assert any(collection in w and "no longer used" in w for w in report.warnings)
+    assert lite_collections(lite.store) == [collection]  # another engine's: named, never dropped
+    assert update_index(settings, fake_embedder, full=True).warnings == []  # named once

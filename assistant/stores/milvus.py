@@ -319,6 +319,13 @@ class MilvusStore:
             raise KeyError("vectors_of: a passage id is not in the store")
         return np.asarray([found[int(i)] for i in ids], dtype=np.float32).reshape(-1, self.dim)
 
+    def drop_collection(self, name: str) -> None:
+        """Drop another collection of this engine that an earlier generation of this index used
+        (see :mod:`assistant.stores.owned`); never this store's own."""
+        if name == self.collection:
+            raise ValueError(f"drop_collection: {name} is the live store's own collection")
+        self.client.drop_collection(name)
+
     def count(self) -> int:
         """The points in the collection (including any an interrupted update left)."""
         if not self.client.has_collection(self.collection):
