@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -32,6 +32,7 @@ from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
 from assistant.corpus.records import RECORD_SUFFIXES, read_records
 from assistant.dedup import SignatureIndex, signature
+from assistant.embedding import EmbedderLike
 from assistant.errors import (
     AssistantError,
     CorpusError,
@@ -58,19 +59,7 @@ from assistant.stores.owned import claim, release
 logger = logging.getLogger(__name__)
 
 
-class EmbedderLike(Protocol):
-    """What indexing and retrieval need of an embedding model."""
-
-    model_id: str
-    dim: int
-
-    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
-
-
 Progress = Callable[[int, int], None]
-EMBED_BATCH = 64
 
 
 @dataclass
@@ -202,7 +191,7 @@ def assemble(
         plan_ = collect_passages(sources, settings, old, cache)
     missing = [(h, t) for h, t in plan_.texts.items() if h not in cache]
     with report.stage("embed"):
-        embed_all(missing, embedder, cache, show_progress, progress)
+        embed_all(missing, embedder, cache, settings.embed_batch, show_progress, progress)
     report.embedded = len(missing)
     hashes = {r.text_hash for r in plan_.records} | set(plan_.sentence_hashes)
     report.reused = len(hashes) - len(missing)
@@ -257,7 +246,7 @@ def _fresh_store(settings: Settings, dim: int) -> PassageStore:
     """An empty store for a rebuild, its collection (and the live index's, which it replaces)
     recorded as this index's before anything is written, so :func:`_make_live` can drop the
     replaced one and a later update the one an interrupted build left."""
-    store = new_store(settings.store, dim)
+    store = new_store(settings.store, dim, settings.hnsw)
     try:
         live = read_manifest(settings.index_dir).get("store")
     except AssistantError:
@@ -382,7 +371,7 @@ def embed_shard(
         texts = collect_passages(sources, settings, old, cache).texts
     missing = [(h, t) for h, t in texts.items() if h not in cache and in_shard(h, shard, shards)]
     with report.stage("embed"):
-        embed_all(missing, embedder, cache, show_progress)
+        embed_all(missing, embedder, cache, settings.embed_batch, show_progress)
     report.embedded = len(missing)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -392,15 +381,16 @@ def embed_all(
     missing: list[tuple[str, str]],
     embedder: EmbedderLike,
     cache: EmbeddingCache,
+    batch_size: int,
     show_progress: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    """Embed texts in batches, each batch saved to the cache before the next starts."""
+    """Embed texts in batches of ``batch_size``, each saved to the cache before the next starts."""
     # Longest first, as sentence-transformers would: batches hold texts alike in size.
     missing = sorted(missing, key=lambda item: -len(item[1]))
     bar = tqdm(total=len(missing), unit="text", desc="embedding", disable=not show_progress or not missing)
-    for start in range(0, len(missing), EMBED_BATCH):
-        batch = missing[start : start + EMBED_BATCH]
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
         cache.add([h for h, _ in batch], embedder.embed_passages([t for _, t in batch]))
         bar.update(len(batch))
         if progress:

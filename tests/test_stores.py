@@ -161,13 +161,18 @@ def lite_collections(spec: str) -> list[str]:
     return sorted(MilvusClient(spec.removeprefix("milvus://")).list_collections())
 
 
+def lite_index(settings: Settings, embedder: FakeEmbedder, tmp_path: Path) -> tuple[Settings, str]:
+    """An index of one article in a Milvus Lite file, and its collection's name."""
+    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    update_index(settings, embedder)
+    return settings, load_index(settings.index_dir).store.describe()["collection"]
+
+
 def test_a_full_rebuild_leaves_only_its_own_collection(
     settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
 ) -> None:
-    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
-    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
-    update_index(settings, fake_embedder)
-    first = load_index(settings.index_dir).store.describe()["collection"]
+    settings, first = lite_index(settings, fake_embedder, tmp_path)
     other = replace(settings, index_dir=tmp_path / "other-index")  # another index, same Lite file
     update_index(other, fake_embedder)
     theirs = load_index(other.index_dir).store.describe()["collection"]
@@ -185,10 +190,7 @@ def test_a_collection_an_interrupted_rebuild_left_is_dropped_by_the_next_update(
 ) -> None:
     import assistant.indexing
 
-    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
-    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
-    update_index(settings, fake_embedder)
-    live = load_index(settings.index_dir).store.describe()["collection"]
+    settings, live = lite_index(settings, fake_embedder, tmp_path)
 
     def crash(*_: object) -> None:
         raise KeyboardInterrupt
@@ -207,10 +209,7 @@ def test_a_collection_an_interrupted_rebuild_left_is_dropped_by_the_next_update(
 def test_a_rebuild_into_another_store_names_the_collection_it_leaves(
     settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
 ) -> None:
-    lite = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
-    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
-    update_index(lite, fake_embedder)
-    collection = load_index(lite.index_dir).store.describe()["collection"]
+    lite, collection = lite_index(settings, fake_embedder, tmp_path)
     report = update_index(settings, fake_embedder, full=True)
     assert any(collection in w and "no longer used" in w for w in report.warnings)
     assert lite_collections(lite.store) == [collection]  # another engine's: named, never dropped
