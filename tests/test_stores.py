@@ -3,6 +3,8 @@ gRPC server started here on a free port and reached as a network client. Real en
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -214,3 +216,39 @@ def test_a_rebuild_into_another_store_names_the_collection_it_leaves(
     assert any(collection in w and "no longer used" in w for w in report.warnings)
     assert lite_collections(lite.store) == [collection]  # another engine's: named, never dropped
     assert update_index(settings, fake_embedder, full=True).warnings == []  # named once
+
+
+IN_A_NEW_PROCESS = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from assistant.config import Settings
+from assistant.indexing import update_index
+from assistant.retrieval import Retriever
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder
+
+settings = Settings(corpus_dir=Path({corpus!r}), index_dir=Path({index!r}), store={store!r})
+if sys.argv[1] == "build":
+    update_index(settings, FakeEmbedder())
+else:
+    print(Retriever(load_index(settings.index_dir), FakeEmbedder()).search("七十四名党员", k=1)[0].passage.article_id)
+"""
+
+
+def test_a_lite_index_built_by_one_process_answers_in_the_next(settings: Settings, tmp_path: Path) -> None:
+    """A process that opens a Lite file finds its collection released, and must load it."""
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    script = IN_A_NEW_PROCESS.format(
+        root=str(Path(__file__).resolve().parents[1]),
+        corpus=str(settings.corpus_dir),
+        index=str(settings.index_dir),
+        store=f"milvus://{tmp_path / 'passages.db'}",
+    )
+    for step in ("build", "ask"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, step], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "b.txt"

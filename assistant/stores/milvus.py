@@ -56,7 +56,17 @@ class LiteQuirks:
       insert cost this process's CPU; a server's cost is on the server.
     - Hybrid search (``hybrid_search``) is not used: its filter is ignored by some Lite
       releases, and our fusion runs outside the engine anyway.
+    - A process that opens a Lite file finds its collections released (a server keeps them
+      loaded): searching one fails until it is loaded, which :meth:`load` does. Loading is also
+      when Lite builds the dense index, over the segments flushed by then; rows added after it
+      are searched exactly until the next load.
     """
+
+    @staticmethod
+    def load(client: Any, collection: str) -> None:
+        """Load a collection for searching; a no-op for a loaded one (a server's)."""
+        if client.has_collection(collection):
+            client.load_collection(collection)
 
     @staticmethod
     def bm25_score(distance: float) -> float:
@@ -372,4 +382,5 @@ class MilvusStore:
         meta = json.loads((folder / "milvus_df.json").read_text(encoding="utf-8"))
         store.n_docs, store.df = int(meta["passages"]), Counter(meta["df"])
         store.retired = np.load(folder / "milvus_retired.npy")
+        LiteQuirks.load(store.client, store.collection)
         return store
