@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.config import AnswerSettings, FollowUpSettings
 from assistant.errors import QuestionError
 from assistant.lexical import tokenize
 from assistant.quoting import (
@@ -54,25 +55,6 @@ def mark_invisible(escaped: str) -> str:
 def md_escape(text: str) -> str:
     """User or article text made inert in markdown: escaped, and invisible characters marked."""
     return mark_invisible(_MARKDOWN.sub(r"\\\1", html.escape(text)))
-
-
-@dataclass(frozen=True)
-class AnswerSettings:
-    """Which passages to look in, how many quotes to show, and when to abstain.
-
-    ``abstain_below`` applies to :func:`assistant.quoting.answerable_probability`
-    (None: the threshold in quote_model.json), calibrated on answerable and unanswerable questions with
-    ``bench/tune_quotes.py`` (figures in docs/benchmarks.md). A further quote
-    is shown while its share of the candidates is at least ``1 / further_within``
-    of the first quote's (50: its score within 3.9 of the first's). A refusal shows the
-    ``nearest`` best sentences, folded and marked unconfirmed.
-    """
-
-    abstain_below: float | None = None
-    further_within: float = 50.0
-    passages: int = 8
-    quotes: int = 4
-    nearest: int = 2
 
 
 @dataclass(frozen=True)
@@ -157,25 +139,6 @@ def clean_question(question: str, max_chars: int) -> str:
 def looks_like_follow_up(question: str) -> bool:
     """Short questions and ones that point back (他们, 这, 其…) lean on the last turn."""
     return len(question) <= 8 or bool(FOLLOW_UP_MARKERS.search(question))
-
-
-@dataclass(frozen=True)
-class FollowUpSettings:
-    """How much of earlier turns a follow-up question carries.
-
-    The last turn's words and vector count ``carry`` times the question's own,
-    each earlier turn ``decay`` times less, at most ``turns`` back; the article
-    the last turn was answered from gets a fusion bonus of weight ``prior``.
-    A question that looks like a follow-up but whose own first quote reaches
-    ``standalone_above`` is answered on its own (None: always carry).
-    Chosen with bench/follow_ups.py (figures in docs/benchmarks.md).
-    """
-
-    carry: float = 0.6
-    decay: float = 0.5
-    turns: int = 3
-    prior: float = 1.0
-    standalone_above: float | None = None
 
 
 class Answerer:

@@ -155,11 +155,6 @@ def sources(assistant: Assistant) -> list[str]:
     return sorted({str(meta["source"]) for meta in articles if meta.get("source")})
 
 
-# Questions answered at once: one per core, so a slow one never holds up the rest. 1, 2 and 4
-# gave the same 20 answers/s to 16 clients in bench/load.py (docs/benchmarks.md). The chat and the
-# JSON API each keep to it.
-CONCURRENT_ANSWERS = 2
-
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
 
 
@@ -260,7 +255,7 @@ def build_app(
                         additional_inputs=[only_article, only_source, since, until],
                         additional_outputs=[panel],
                         api_name="ask",
-                        concurrency_limit=CONCURRENT_ANSWERS,
+                        concurrency_limit=assistant.settings.concurrent_answers,
                     )
                     chatbot.change(None, js=SHOW_QUESTION_JS, api_name=False, queue=False)
                     if feedback is not None and recent is not None:
@@ -494,7 +489,7 @@ def serve(
     if log is not None:
         logger.warning("readers' votes are recorded in %s", log.path)
     demo = build_app(assistant, gate, log)
-    server_app = build_api(assistant, gate, CONCURRENT_ANSWERS)
+    server_app = build_api(assistant, gate, assistant.settings.concurrent_answers)
     server_app.add_middleware(
         HostGuard,
         allowed=hosts,

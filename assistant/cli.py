@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     from assistant.service import Assistant
 
-logger = logging.getLogger(__name__)
-
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--corpus``, ``--index``, ``--model``, ``--store`` and ``--fields`` on every command, turned into Settings."""

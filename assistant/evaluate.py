@@ -12,7 +12,6 @@ match and character F1 over the spans shown.
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,15 +23,15 @@ from tqdm import tqdm
 from assistant.answer import Answerer, AnswerSettings
 from assistant.config import Settings
 from assistant.corpus import normalize_newlines, parse_article
+from assistant.embedding import EmbedderLike
 from assistant.errors import CorpusError
-from assistant.indexing import EmbedderLike, index_articles, text_hash
+from assistant.indexing import index_articles, text_hash
 from assistant.lexical import tokenize
 from assistant.quoting import Candidate
 from assistant.retrieval import MODES, Retriever
 from assistant.span_metrics import char_f1, exact_match
 from assistant.store import IndexData, load_index
 
-logger = logging.getLogger(__name__)
 METRICS = ("recall@1", "recall@5", "recall@20", "mrr@10", "answer_in_quote@1", "answer_in_quote@3")
 
 

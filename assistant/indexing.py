@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -32,6 +32,7 @@ from assistant.config import Settings
 from assistant.corpus import Article, article_paths, read_article
 from assistant.corpus.records import RECORD_SUFFIXES, read_records
 from assistant.dedup import SignatureIndex, signature
+from assistant.embedding import EmbedderLike
 from assistant.errors import (
     AssistantError,
     CorpusError,
@@ -48,27 +49,17 @@ from assistant.store import (
     check_compatible,
     load_index,
     older_vectors,
+    read_manifest,
     remove_partial,
     save_index,
 )
-from assistant.stores import PassageFields, new_store
+from assistant.stores import PassageFields, PassageStore, new_store
+from assistant.stores.owned import claim, release
 
 logger = logging.getLogger(__name__)
 
 
-class EmbedderLike(Protocol):
-    """What indexing and retrieval need of an embedding model."""
-
-    model_id: str
-    dim: int
-
-    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
-
-
 Progress = Callable[[int, int], None]
-EMBED_BATCH = 64
 
 
 @dataclass
@@ -200,7 +191,7 @@ def assemble(
         plan_ = collect_passages(sources, settings, old, cache)
     missing = [(h, t) for h, t in plan_.texts.items() if h not in cache]
     with report.stage("embed"):
-        embed_all(missing, embedder, cache, show_progress, progress)
+        embed_all(missing, embedder, cache, settings.embed_batch, show_progress, progress)
     report.embedded = len(missing)
     hashes = {r.text_hash for r in plan_.records} | set(plan_.sentence_hashes)
     report.reused = len(hashes) - len(missing)
@@ -208,7 +199,7 @@ def assemble(
         sentence_vectors = np.zeros((len(plan_.sentence_hashes), embedder.dim), dtype=np.float16)
         for row, h in enumerate(plan_.sentence_hashes):
             sentence_vectors[row] = cache.vectors[h]
-        store = old.store if old is not None else new_store(settings.store, embedder.dim)
+        store = old.store if old is not None else _fresh_store(settings, embedder.dim)
         store.delete(plan_.deleted)
         fresh = plan_.added
         vectors = np.zeros((len(fresh), embedder.dim), dtype=np.float32)
@@ -249,6 +240,30 @@ def assemble(
     }
     table = PassageTable.from_records(plan_.records)
     return IndexData(manifest, table, store, sentence_vectors, plan_.sentence_hashes)
+
+
+def _fresh_store(settings: Settings, dim: int) -> PassageStore:
+    """An empty store for a rebuild, its collection (and the live index's, which it replaces)
+    recorded as this index's before anything is written, so :func:`_make_live` can drop the
+    replaced one and a later update the one an interrupted build left."""
+    store = new_store(settings.store, dim, settings.hnsw)
+    try:
+        live = read_manifest(settings.index_dir).get("store")
+    except AssistantError:
+        live = None
+    try:
+        claim(settings.index_dir, store.describe(), live if isinstance(live, dict) else None)
+    except OSError as exc:
+        raise IndexWriteError.from_os_error(exc, "the index's list of store collections") from exc
+    return store
+
+
+def _make_live(settings: Settings, data: IndexData, report: BuildReport) -> None:
+    """Save the new generation, make it live, then let the store carry out what waited for
+    that: pending deletions, and dropping the collections no generation uses any more."""
+    report.folder = str(save_index(settings.index_dir, data))
+    data.store.finish()
+    report.warnings.extend(release(settings.index_dir, data.store))
 
 
 @dataclass
@@ -356,7 +371,7 @@ def embed_shard(
         texts = collect_passages(sources, settings, old, cache).texts
     missing = [(h, t) for h, t in texts.items() if h not in cache and in_shard(h, shard, shards)]
     with report.stage("embed"):
-        embed_all(missing, embedder, cache, show_progress)
+        embed_all(missing, embedder, cache, settings.embed_batch, show_progress)
     report.embedded = len(missing)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -366,15 +381,16 @@ def embed_all(
     missing: list[tuple[str, str]],
     embedder: EmbedderLike,
     cache: EmbeddingCache,
+    batch_size: int,
     show_progress: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    """Embed texts in batches, each batch saved to the cache before the next starts."""
+    """Embed texts in batches of ``batch_size``, each saved to the cache before the next starts."""
     # Longest first, as sentence-transformers would: batches hold texts alike in size.
     missing = sorted(missing, key=lambda item: -len(item[1]))
     bar = tqdm(total=len(missing), unit="text", desc="embedding", disable=not show_progress or not missing)
-    for start in range(0, len(missing), EMBED_BATCH):
-        batch = missing[start : start + EMBED_BATCH]
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
         cache.add([h for h, _ in batch], embedder.embed_passages([t for _, t in batch]))
         bar.update(len(batch))
         if progress:
@@ -470,8 +486,7 @@ def update_index(
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
         with report.stage("save"):
             data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
-            report.folder = str(save_index(settings.index_dir, data))
-            data.store.finish()
+            _make_live(settings, data, report)
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -605,7 +620,6 @@ def index_articles(
         data = assemble(sources, settings, embedder, old, cache, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         data.manifest["build_seconds"] = report.seconds
-        report.folder = str(save_index(settings.index_dir, data))
-        data.store.finish()
+        _make_live(settings, data, report)
         cache.clear_disk()
     return report

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-logger = logging.getLogger(__name__)
-
 # Function words and question words: they say what is asked, not what about.
 STOPWORDS = frozenset(
     [

@@ -216,7 +216,6 @@ class Candidate:
     """A span of one or two sentences considered for quoting."""
 
     hit: Hit
-    hit_rank: int
     start: int
     end: int
     paragraph: int
@@ -464,5 +463,5 @@ def build_candidates(
                 float(foreign) * (max(dense[a : b + 1]) - best_dense),
                 0.5 if unit is None else float(bool(unit.search(text))),
             )
-            out.append(Candidate(hit, rank, start, end, paragraph, text, features))
+            out.append(Candidate(hit, start, end, paragraph, text, features))
     return out

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.config import FusionWeights
+from assistant.embedding import EmbedderLike
 from assistant.errors import QuestionError
-from assistant.indexing import EmbedderLike
 from assistant.lexical import is_simplified, to_simplified, tokenize
 from assistant.store import IndexData, PassageRecord
 from assistant.stores import Where
@@ -21,19 +22,6 @@ Mode = Literal["hybrid", "bm25", "dense"]
 # The corpus's script is read off the start of its passage text: enough characters to tell.
 SCRIPT_SAMPLE = 20_000
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
-
-
-@dataclass(frozen=True)
-class FusionWeights:
-    """Weighted RRF: ``score = dense / (k + dense_rank) + bm25 / (k + bm25_rank)``.
-
-    The defaults were chosen on the CMRC 2018 trial set (see docs/benchmarks.md).
-    """
-
-    dense: float = 1.0
-    bm25: float = 1.0
-    k: float = 10.0
-    depth: int = 100
 
 
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -112,14 +100,10 @@ class Filter:
 
 @dataclass(frozen=True)
 class Hit:
-    """A ranked passage with the evidence from each ranking."""
+    """A ranked passage and its fused score."""
 
     passage: PassageRecord
     score: float
-    dense_rank: int | None = None
-    dense_score: float | None = None
-    bm25_rank: int | None = None
-    bm25_score: float | None = None
 
 
 def fuse(
@@ -212,14 +196,7 @@ class Retriever:
                 ((pid, score + bonus * (pid in favoured)) for pid, score in ranking),
                 key=lambda item: (-item[1], item[0]),
             )
-        dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, 1)}
-        bm25_at = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, 1)}
-        hits = []
-        for pid, score in ranking[:k]:
-            d_rank, d_score = dense_at.get(pid, (None, None))
-            b_rank, b_score = bm25_at.get(pid, (None, None))
-            hits.append(Hit(self.index.passages.by_id(pid), score, d_rank, d_score, b_rank, b_score))
-        return hits
+        return [Hit(self.index.passages.by_id(pid), score) for pid, score in ranking[:k]]
 
     def _known(self, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """The ranking without ids the live passage table does not hold: a shared store can

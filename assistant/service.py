@@ -11,8 +11,9 @@ from dataclasses import asdict
 from assistant import runtime
 from assistant.answer import Answer, Answerer
 from assistant.config import Settings
+from assistant.embedding import EmbedderLike
 from assistant.errors import IndexNotFound
-from assistant.indexing import BuildReport, EmbedderLike, Progress, update_index
+from assistant.indexing import BuildReport, Progress, update_index
 from assistant.retrieval import Filter, Mode, Retriever
 from assistant.store import (
     IndexData,
@@ -83,7 +84,9 @@ class Assistant:
         check_compatible(
             index.manifest, self.embedder.model_id, asdict(self.settings.chunk), self.settings.store
         )
-        return Answerer(Retriever(index, self.embedder), max_question_chars=self.settings.max_question_chars)
+        settings = self.settings
+        retriever = Retriever(index, self.embedder, settings.fusion)
+        return Answerer(retriever, settings.answer, settings.max_question_chars, settings.follow_up)
 
     def ask(
         self,

@@ -16,7 +16,6 @@ A span is always ``article_text[start:end]``: it is cut from the sentence, never
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import unicodedata
@@ -191,7 +190,6 @@ _PUNCT = "，,；;：:。！？!?、…—-·．.（）()[]【】「」“”‘
 MAX_SPAN = 60
 DECODE = 10
 WINDOW = 15
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from inews import articles
 from scale import questions
 
 from assistant.cache import EmbeddingCache
+from assistant.config import HnswSettings
 from assistant.embedding import Embedder
 from assistant.store import load_index
-from assistant.stores.faiss import HNSW_EF_CONSTRUCTION, HNSW_M
 
 
 def main() -> None:
@@ -73,7 +73,8 @@ def main() -> None:
     print(f"exact search (IndexFlatIP): {statistics.mean(exact_ms):.2f} ms/query\n")
     print(f"| M | efConstruction | build | efSearch | recall@10 ({' / '.join(kinds)}) | ms/query |")
     print("|---:|---:|---:|---:|---:|---:|")
-    for m, ef_construction in ((32, 80), (HNSW_M, HNSW_EF_CONSTRUCTION)):
+    chosen = HnswSettings()
+    for m, ef_construction in ((32, 80), (chosen.m, chosen.ef_construction)):
         hnsw = faiss.IndexHNSWFlat(real.shape[1], m, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = ef_construction
         started = time.perf_counter()

@@ -74,7 +74,7 @@ def retrieval_index(settings: Settings, embedder: Embedder) -> IndexData:
     missing = list({r.text_hash: texts[r.text_hash] for r in records if r.text_hash not in cache}.items())
     print(f"{len(records)} passages, {len(missing)} to embed, {len(cache)} cached")
     with report.stage("embed"):
-        embed_all(missing, embedder, cache, show_progress=True)
+        embed_all(missing, embedder, cache, settings.embed_batch, show_progress=True)
     with report.stage("index"):
         vectors = np.stack([cache.vectors[r.text_hash] for r in records]).astype(np.float32)
         store = FaissStore(embedder.dim)

@@ -36,7 +36,7 @@ from assistant.evaluate import load_squad
 from assistant.indexing import index_articles, update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Retriever
-from assistant.store import IndexData, current_generation, load_index
+from assistant.store import IndexData, load_index, older_vectors
 
 SEED_QUESTIONS = [
     "火神山医院是哪家企业负责建设的？",
@@ -50,26 +50,20 @@ SEED_QUESTIONS = [
 ]
 
 
-def stored_vectors(index_dir: Path) -> tuple[list[str], np.ndarray]:
-    """Every text hash and vector an index holds (passages and sentences), read from its files:
-    format 3 (vectors row = passage row) or 4 with the FAISS store (rows named by store_rows)."""
-    folder = current_generation(index_dir)
-    with np.load(folder / "passages.npz") as table:
-        hashes = [h.decode("ascii") for h in table["text_hash"]]
-        ids = table["id"] if "id" in table.files else np.arange(len(hashes))
-    vectors = np.load(folder / "vectors.npy")
-    if (folder / "store_rows.npz").exists():
-        with np.load(folder / "store_rows.npz") as rows:
-            by_id = dict(zip(ids.tolist(), hashes, strict=True))
-            hashes = [by_id[int(i)] for i in rows["ids"]]
-    sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
-    sentences = np.load(folder / "sentences.npy").astype(np.float32)
-    return hashes + sentence_hashes, np.concatenate([vectors, sentences])
+def stored_vectors(index_dir: Path, model: str) -> tuple[list[str], np.ndarray]:
+    """Every text hash and vector an index holds (passages and sentences): format 3 through the
+    library's own reader, the current format through its store, whichever that is."""
+    older = older_vectors(index_dir, model)
+    if older is not None:
+        return older
+    index = load_index(index_dir)
+    ids = np.asarray([p.id for p in index.passages], dtype=np.int64)
+    hashes = [p.text_hash for p in index.passages] + index.sentence_hashes
+    return hashes, np.concatenate([index.store.vectors_of(ids), index.sentence_vectors.astype(np.float32)])
 
 
 def seed_cache(index_dir: Path, model: str, source: Path) -> None:
-    hashes, vectors = stored_vectors(source)
-    EmbeddingCache(index_dir, model).add(hashes, vectors)
+    EmbeddingCache(index_dir, model).add(*stored_vectors(source, model))
 
 
 def first_quotes(index: IndexData, embedder: object, vectors: dict[str, np.ndarray], questions: list[str]):

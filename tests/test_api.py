@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from assistant import service
 from assistant.access import AdminGate
 from assistant.api_models import AskReply
-from assistant.app import CONCURRENT_ANSWERS, serve
+from assistant.app import serve
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.errors import AssistantError
@@ -310,7 +310,7 @@ def test_questions_are_answered_a_few_at_a_time(settings: Settings, monkeypatch:
     with running(assistant, monkeypatch, password=None) as port, ThreadPoolExecutor(6) as pool:
         asked = [pool.submit(call, port, "POST", "/api/ask", {"question": QUESTION}) for _ in range(6)]
         assert [a.result()[0] for a in asked] == [200] * 6
-    assert slow.most == CONCURRENT_ANSWERS
+    assert slow.most == settings.concurrent_answers
 
 
 def test_password_checks_wait_in_line_not_in_worker_threads(

@@ -17,7 +17,7 @@ import pytest
 from assistant.answer import Answerer
 from assistant.config import Settings
 from assistant.errors import IndexBusy
-from assistant.indexing import EMBED_BATCH, index_lock, update_index
+from assistant.indexing import index_lock, update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
@@ -161,7 +161,8 @@ def test_killed_update_keeps_the_old_index_and_resumes(settings: Settings, tmp_p
     resumed = FakeEmbedder()
     report = update_index(settings, resumed)
     total = report.passages + report.sentences - 2 - 1  # a.txt's passage and sentences were indexed
-    assert len(resumed.embedded) <= total - cached * EMBED_BATCH + EMBED_BATCH
+    batch = settings.embed_batch
+    assert len(resumed.embedded) <= total - cached * batch + batch
     assert 0 < len(resumed.embedded) < total
     assert len(article_ids(settings)) == 41
     assert not list(cache.glob("*/batch-*.npz"))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.config import Settings
+from assistant.config import HnswSettings, Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from assistant.indexing import titled, update_index
 from assistant.service import Assistant
@@ -122,12 +122,12 @@ def test_faiss_index_is_exact_when_small_and_hnsw_when_large() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(400, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    exact = build_faiss(vectors, hnsw_from=1000)
-    graph = build_faiss(vectors, hnsw_from=100)
+    exact = build_faiss(vectors, hnsw=HnswSettings(from_passages=1000))
+    graph = build_faiss(vectors, hnsw=HnswSettings(from_passages=100))
     assert isinstance(faiss.downcast_index(exact.index), faiss.IndexFlatIP)
     assert isinstance(faiss.downcast_index(graph.index), faiss.IndexHNSWFlat)
-    assert faiss_kind(400, hnsw_from=1000) == "IndexIDMap(IndexFlatIP)"
-    assert faiss_kind(400, hnsw_from=100).startswith("IndexIDMap(IndexHNSWFlat(M=32")
+    assert faiss_kind(400, HnswSettings(from_passages=1000)) == "IndexIDMap(IndexFlatIP)"
+    assert faiss_kind(400, HnswSettings(from_passages=100)).startswith("IndexIDMap(IndexHNSWFlat(M=32")
     _, truth = exact.search(vectors[:20], 5)
     _, found = graph.search(vectors[:20], 5)
     assert (truth[:, 0] == np.arange(20)).all() and (found[:, 0] == np.arange(20)).all()

@@ -3,6 +3,8 @@ gRPC server started here on a free port and reached as a network client. Real en
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -153,3 +155,100 @@ def test_a_filter_becomes_a_milvus_expression() -> None:
         'and date >= "2020" and date <= "2020-02~"'
     )
     assert where_expression(None) == ""
+
+
+def lite_collections(spec: str) -> list[str]:
+    from pymilvus import MilvusClient
+
+    return sorted(MilvusClient(spec.removeprefix("milvus://")).list_collections())
+
+
+def lite_index(settings: Settings, embedder: FakeEmbedder, tmp_path: Path) -> tuple[Settings, str]:
+    """An index of one article in a Milvus Lite file, and its collection's name."""
+    settings = replace(settings, store=f"milvus://{tmp_path / 'passages.db'}")
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    update_index(settings, embedder)
+    return settings, load_index(settings.index_dir).store.describe()["collection"]
+
+
+def test_a_full_rebuild_leaves_only_its_own_collection(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    settings, first = lite_index(settings, fake_embedder, tmp_path)
+    other = replace(settings, index_dir=tmp_path / "other-index")  # another index, same Lite file
+    update_index(other, fake_embedder)
+    theirs = load_index(other.index_dir).store.describe()["collection"]
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    update_index(settings, fake_embedder, full=True)
+    index = load_index(settings.index_dir)
+    ours = index.store.describe()["collection"]
+    assert ours != first and lite_collections(settings.store) == sorted([ours, theirs])
+    assert index.store.count() == len(index.passages) == 2
+    assert Retriever(index, fake_embedder).search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
+
+
+def test_a_collection_an_interrupted_rebuild_left_is_dropped_by_the_next_update(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.indexing
+
+    settings, live = lite_index(settings, fake_embedder, tmp_path)
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(assistant.indexing, "save_index", crash)
+        with pytest.raises(KeyboardInterrupt):
+            update_index(settings, fake_embedder, full=True)
+    assert len(lite_collections(settings.store)) == 2  # the live one and the interrupted one
+    assert load_index(settings.index_dir).store.describe()["collection"] == live
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    update_index(settings, fake_embedder)
+    assert lite_collections(settings.store) == [live]
+
+
+def test_a_rebuild_into_another_store_names_the_collection_it_leaves(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    lite, collection = lite_index(settings, fake_embedder, tmp_path)
+    report = update_index(settings, fake_embedder, full=True)
+    assert any(collection in w and "no longer used" in w for w in report.warnings)
+    assert lite_collections(lite.store) == [collection]  # another engine's: named, never dropped
+    assert update_index(settings, fake_embedder, full=True).warnings == []  # named once
+
+
+IN_A_NEW_PROCESS = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from assistant.config import Settings
+from assistant.indexing import update_index
+from assistant.retrieval import Retriever
+from assistant.store import load_index
+from tests.conftest import FakeEmbedder
+
+settings = Settings(corpus_dir=Path({corpus!r}), index_dir=Path({index!r}), store={store!r})
+if sys.argv[1] == "build":
+    update_index(settings, FakeEmbedder())
+else:
+    print(Retriever(load_index(settings.index_dir), FakeEmbedder()).search("七十四名党员", k=1)[0].passage.article_id)
+"""
+
+
+def test_a_lite_index_built_by_one_process_answers_in_the_next(settings: Settings, tmp_path: Path) -> None:
+    """A process that opens a Lite file finds its collection released, and must load it."""
+    write_article(settings.corpus_dir, "a.txt", "　　" + TEXTS[0][3])
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    script = IN_A_NEW_PROCESS.format(
+        root=str(Path(__file__).resolve().parents[1]),
+        corpus=str(settings.corpus_dir),
+        index=str(settings.index_dir),
+        store=f"milvus://{tmp_path / 'passages.db'}",
+    )
+    for step in ("build", "ask"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, step], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "b.txt"

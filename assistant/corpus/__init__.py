@@ -24,7 +24,6 @@ from assistant.corpus.folder import (
 )
 from assistant.corpus.readers import ARTICLE_SUFFIXES, DOCUMENT_READERS, article_from_bytes, read_article
 from assistant.corpus.text import (
-    MAX_ARTICLE_BYTES,
     TEXT_SUFFIXES,
     Decoded,
     decode_article,
@@ -36,7 +35,6 @@ from assistant.corpus.text import (
 __all__ = [
     "ARTICLE_SUFFIXES",
     "DOCUMENT_READERS",
-    "MAX_ARTICLE_BYTES",
     "MAX_TITLE_CHARS",
     "TEXT_SUFFIXES",
     "TRASH",

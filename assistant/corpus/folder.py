@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.config import MAX_ARTICLE_BYTES
 from assistant.corpus.readers import ARTICLE_SUFFIXES, article_from_bytes, file_limit
 from assistant.corpus.records import RECORD_SUFFIXES, read_records
-from assistant.corpus.text import MAX_ARTICLE_BYTES
 from assistant.errors import CorpusError
 
 # Deleted articles go here; hidden, so the indexer skips them.

@@ -19,10 +19,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant.config import MAX_ARTICLE_BYTES
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted, Unreadable
 from assistant.corpus.records import RECORD_SUFFIXES
-from assistant.corpus.text import MAX_ARTICLE_BYTES, TEXT_SUFFIXES, decode_article, parse_article
+from assistant.corpus.text import TEXT_SUFFIXES, decode_article, parse_article
 from assistant.errors import CorpusError
 
 logger = logging.getLogger(__name__)

@@ -23,9 +23,6 @@ from assistant.corpus.article import Article, title_from_body
 from assistant.errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
-# A news article is far below 2 MB (~700k Chinese characters); a larger file
-# is a dump or a book and is refused with this limit named.
-MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 # CSI sequences (colours, cursor moves) and the two-character escapes: what a terminal
 # capture leaves in a text.

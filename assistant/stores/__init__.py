@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assistant.config import DEFAULT_HNSW, HnswSettings
 from assistant.errors import IndexMismatch
 from assistant.stores.base import PassageFields, PassageStore, Ranking, Where
 
@@ -46,15 +47,16 @@ def store_problem(spec: str) -> str | None:
     return None
 
 
-def new_store(spec: str, dim: int) -> PassageStore:
-    """An empty store of this kind for vectors of ``dim`` dimensions."""
+def new_store(spec: str, dim: int, hnsw: HnswSettings = DEFAULT_HNSW) -> PassageStore:
+    """An empty store of this kind for vectors of ``dim`` dimensions, dense search a graph
+    with ``hnsw``'s parameters from its passage count on."""
     if spec == "faiss":
         from assistant.stores.faiss import FaissStore
 
-        return FaissStore(dim)
+        return FaissStore(dim, hnsw)
     from assistant.stores.milvus import MilvusStore
 
-    return MilvusStore(_canonical(spec), dim)
+    return MilvusStore(_canonical(spec), dim, hnsw=hnsw)
 
 
 def store_files(described: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:

@@ -22,17 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from assistant.config import DEFAULT_HNSW, HnswSettings
 from assistant.lexical import BM25, tokenize
 from assistant.stores.base import PassageFields, Ranking, Where
-
-# Exact search while it is cheap; HNSW graph search from this many passages on. Measured by
-# bench/scale.py (docs/benchmarks.md, "At scale"): exact search costs 16 ms a query at 100k
-# passages and grows linearly; HNSW with these parameters found 99.8% of the exact top 10 for
-# 200 real questions over 37k real e5 vectors, at 0.56 ms a query.
-HNSW_FROM = 200_000
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 200
-HNSW_EF_SEARCH = 512
 
 FILES = (
     "vectors.npy",
@@ -46,30 +38,33 @@ FILES = (
 MAPPED = frozenset({"vectors.npy"})
 
 
-def faiss_kind(passages: int, hnsw_from: int = HNSW_FROM) -> str:
+def faiss_kind(passages: int, hnsw: HnswSettings = DEFAULT_HNSW) -> str:
     """The FAISS index used for this many passages, as the manifest records it."""
-    if passages < hnsw_from:
+    if passages < hnsw.from_passages:
         return "IndexIDMap(IndexFlatIP)"
-    return f"IndexIDMap(IndexHNSWFlat(M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}, efSearch={HNSW_EF_SEARCH}), inner product)"
+    return (
+        f"IndexIDMap(IndexHNSWFlat(M={hnsw.m}, efConstruction={hnsw.ef_construction}, "
+        f"efSearch={hnsw.ef_search}), inner product)"
+    )
 
 
-def build_faiss(vectors: np.ndarray, ids: np.ndarray | None = None, hnsw_from: int = HNSW_FROM) -> Any:
-    """The FAISS index over the vectors: exact below ``hnsw_from`` rows, HNSW above.
+def build_faiss(vectors: np.ndarray, ids: np.ndarray | None = None, hnsw: HnswSettings = DEFAULT_HNSW) -> Any:
+    """The FAISS index over the vectors: exact below ``hnsw.from_passages`` rows, HNSW above.
 
     Args:
         vectors: one normalised vector a row.
         ids: each row's passage id (default: the row numbers).
-        hnsw_from: the row count from which the index is a graph.
+        hnsw: from how many rows the index is a graph, and the graph's parameters.
     """
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) < hnsw_from:
+    if len(vectors) < hnsw.from_passages:
         inner = faiss.IndexFlatIP(dim)
     else:
-        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
+        inner = faiss.IndexHNSWFlat(dim, hnsw.m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = hnsw.ef_construction
+        inner.hnsw.efSearch = hnsw.ef_search
     index = faiss.IndexIDMap(inner)
     if len(vectors):
         row_ids = np.arange(len(vectors), dtype=np.int64) if ids is None else ids
@@ -82,21 +77,21 @@ class FaissStore:
 
     Args:
         dim: the vectors' dimension.
-        hnsw_from: the passage count from which dense search is a graph (see :data:`HNSW_FROM`).
+        hnsw: from how many passages dense search is a graph, and its parameters.
     """
 
     kind = "faiss"
     shared = False
 
-    def __init__(self, dim: int, hnsw_from: int = HNSW_FROM) -> None:
+    def __init__(self, dim: int, hnsw: HnswSettings = DEFAULT_HNSW) -> None:
         self.dim = dim
-        self.hnsw_from = hnsw_from
+        self.hnsw = hnsw
         self.ids = np.zeros(0, dtype=np.int64)
         self.article = np.zeros(0, dtype=np.int32)
         self.articles: list[tuple[str, str, str]] = []  # (article id, date, source) per code
         self.vectors: np.ndarray = np.zeros((0, dim), dtype=np.float32)
         self.bm25 = BM25()
-        self.index = build_faiss(self.vectors, self.ids, hnsw_from)
+        self.index = build_faiss(self.vectors, self.ids, hnsw)
         self._order = np.zeros(0, dtype=np.int64)
 
     def count(self) -> int:
@@ -105,7 +100,7 @@ class FaissStore:
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "index": faiss_kind(self.count(), self.hnsw_from),
+            "index": faiss_kind(self.count(), self.hnsw),
             "bm25": {"k1": self.bm25.k1, "b": self.bm25.b, "tokenizer": "jieba.lcut_for_search"},
         }
 
@@ -138,8 +133,8 @@ class FaissStore:
         self.article = np.concatenate([self.article, new_article])
         self.vectors = np.concatenate([self.vectors, vectors]) if before else vectors
         self._order = np.argsort(self.ids, kind="stable")
-        if faiss_kind(self.count(), self.hnsw_from) != faiss_kind(self.index.ntotal, self.hnsw_from):
-            self.index = build_faiss(self.vectors, self.ids, self.hnsw_from)
+        if faiss_kind(self.count(), self.hnsw) != faiss_kind(self.index.ntotal, self.hnsw):
+            self.index = build_faiss(self.vectors, self.ids, self.hnsw)
         elif len(ids):
             self.index.add_with_ids(vectors, ids)
 
@@ -154,13 +149,13 @@ class FaissStore:
         removed = self.ids[gone]
         self.ids, self.article, self.vectors = self.ids[rows], self.article[rows], self.vectors[rows]
         self._order = np.argsort(self.ids, kind="stable")
-        if faiss_kind(self.count(), self.hnsw_from).startswith("IndexIDMap(IndexFlatIP"):
-            if self.index.ntotal >= self.hnsw_from:  # a graph index shrunk below the limit
-                self.index = build_faiss(self.vectors, self.ids, self.hnsw_from)
+        if faiss_kind(self.count(), self.hnsw).startswith("IndexIDMap(IndexFlatIP"):
+            if self.index.ntotal >= self.hnsw.from_passages:  # a graph index shrunk below the limit
+                self.index = build_faiss(self.vectors, self.ids, self.hnsw)
             else:
                 self.index.remove_ids(removed)
         else:  # FAISS cannot remove points from an HNSW graph: rebuild it
-            self.index = build_faiss(self.vectors, self.ids, self.hnsw_from)
+            self.index = build_faiss(self.vectors, self.ids, self.hnsw)
 
     def finish(self) -> None:
         """Nothing to do: each generation has its own copy of the store."""
@@ -224,7 +219,7 @@ class FaissStore:
         vectors: np.ndarray,
         bm25: BM25,
         index: Any = None,
-        hnsw_from: int = HNSW_FROM,
+        hnsw: HnswSettings = DEFAULT_HNSW,
     ) -> FaissStore:
         """A store over columns already made (row r: passage ``ids[r]`` of article code
         ``article[r]``, BM25 row r); the FAISS index is built when not given.
@@ -232,7 +227,7 @@ class FaissStore:
         Raises:
             ValueError: the columns disagree on their counts.
         """
-        store = cls(vectors.shape[1], hnsw_from)
+        store = cls(vectors.shape[1], hnsw)
         store.ids, store.article, store.articles, store.vectors, store.bm25 = (
             ids,
             article,
@@ -240,7 +235,7 @@ class FaissStore:
             vectors,
             bm25,
         )
-        store.index = build_faiss(vectors, ids, hnsw_from) if index is None else index
+        store.index = build_faiss(vectors, ids, hnsw) if index is None else index
         store._order = np.argsort(ids, kind="stable")
         n = len(ids)
         if {n, len(article), vectors.shape[0], store.index.ntotal, bm25.n_docs} != {n} or (

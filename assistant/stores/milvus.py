@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from assistant.config import DEFAULT_HNSW, HnswSettings
 from assistant.errors import IndexWriteError
 from assistant.lexical import STOPWORDS, normalize, tokenize
 from assistant.stores.base import PassageFields, Ranking, Where
-from assistant.stores.faiss import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_FROM, HNSW_M
 
 FILES = ("milvus_df.json", "milvus_retired.npy")
 MAPPED: frozenset[str] = frozenset()
@@ -56,7 +56,17 @@ class LiteQuirks:
       insert cost this process's CPU; a server's cost is on the server.
     - Hybrid search (``hybrid_search``) is not used: its filter is ignored by some Lite
       releases, and our fusion runs outside the engine anyway.
+    - A process that opens a Lite file finds its collections released (a server keeps them
+      loaded): searching one fails until it is loaded, which :meth:`load` does. Loading is also
+      when Lite builds the dense index, over the segments flushed by then; rows added after it
+      are searched exactly until the next load.
     """
+
+    @staticmethod
+    def load(client: Any, collection: str) -> None:
+        """Load a collection for searching; a no-op for a loaded one (a server's)."""
+        if client.has_collection(collection):
+            client.load_collection(collection)
 
     @staticmethod
     def bm25_score(distance: float) -> float:
@@ -119,18 +129,28 @@ class MilvusStore:
         spec: ``milvus://PATH.db`` or a server URI.
         dim: the vectors' dimension.
         collection: the collection's name (a new one is named when None).
-        index: the dense index, ``FLAT`` or ``HNSW`` (chosen at the first addition when None).
+        index: the dense index, ``FLAT`` or ``HNSW`` (chosen at the first addition when None, by
+            the passage count, as the FAISS store chooses).
+        hnsw: from how many passages the index is ``HNSW``, and its parameters.
     """
 
     kind = "milvus"
     shared = True
 
-    def __init__(self, spec: str, dim: int, collection: str | None = None, index: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        dim: int,
+        collection: str | None = None,
+        index: str | None = None,
+        hnsw: HnswSettings = DEFAULT_HNSW,
+    ) -> None:
         self.spec = spec
         self.uri, _ = parse_spec(spec)
         self.dim = dim
         self.collection = collection or f"assistant_{uuid.uuid4().hex[:12]}"
         self.index = index
+        self.hnsw = hnsw
         self.df: Counter[str] = Counter()
         self.n_docs = 0
         self.retired = np.zeros(0, dtype=np.int64)
@@ -157,13 +177,27 @@ class MilvusStore:
             "bm25": {"k1": 1.2, "b": 0.75, "analyzer": "jieba (Milvus BM25 function)"},
         }
         if self.index == "HNSW":
-            described["hnsw"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "ef": HNSW_EF_SEARCH}
+            described["hnsw"] = {
+                "M": self.hnsw.m,
+                "efConstruction": self.hnsw.ef_construction,
+                "ef": self.hnsw.ef_search,
+            }
         return described
+
+    def index_params(self) -> dict[str, Any]:
+        """The dense index's build parameters."""
+        if self.index == "HNSW":
+            return {"M": self.hnsw.m, "efConstruction": self.hnsw.ef_construction}
+        return {}
+
+    def search_params(self, k: int) -> dict[str, Any]:
+        """The dense index's search parameters for the best ``k``."""
+        return {"ef": max(self.hnsw.ef_search, k)} if self.index == "HNSW" else {}
 
     def _create(self, passages: int) -> None:
         from pymilvus import DataType, Function, FunctionType
 
-        self.index = self.index or ("FLAT" if passages < HNSW_FROM else "HNSW")
+        self.index = self.index or ("FLAT" if passages < self.hnsw.from_passages else "HNSW")
         schema = self.client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
@@ -190,15 +224,7 @@ class MilvusStore:
             )
         )
         params = self.client.prepare_index_params()
-        if self.index == "HNSW":
-            params.add_index(
-                "vector",
-                index_type="HNSW",
-                metric_type="IP",
-                params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
-            )
-        else:
-            params.add_index("vector", index_type="FLAT", metric_type="IP")
+        params.add_index("vector", index_type=self.index, metric_type="IP", params=self.index_params())
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         for name in ("article_id", "date", "source"):
             params.add_index(name, index_type="INVERTED")
@@ -256,9 +282,7 @@ class MilvusStore:
     def search(self, vector: np.ndarray, k: int, where: Where | None = None) -> Ranking:
         if k <= 0:
             return []
-        params: dict[str, Any] = {"metric_type": "IP"}
-        if self.index == "HNSW":
-            params["params"] = {"ef": max(HNSW_EF_SEARCH, k)}
+        params = {"metric_type": "IP", "params": self.search_params(k)}
         found = self.client.search(
             self.collection,
             [np.asarray(vector, dtype=np.float32).tolist()],
@@ -319,6 +343,13 @@ class MilvusStore:
             raise KeyError("vectors_of: a passage id is not in the store")
         return np.asarray([found[int(i)] for i in ids], dtype=np.float32).reshape(-1, self.dim)
 
+    def drop_collection(self, name: str) -> None:
+        """Drop another collection of this engine that an earlier generation of this index used
+        (see :mod:`assistant.stores.owned`); never this store's own."""
+        if name == self.collection:
+            raise ValueError(f"drop_collection: {name} is the live store's own collection")
+        self.client.drop_collection(name)
+
     def count(self) -> int:
         """The points in the collection (including any an interrupted update left)."""
         if not self.client.has_collection(self.collection):
@@ -341,8 +372,15 @@ class MilvusStore:
         Raises:
             ValueError, OSError: a file is damaged.
         """
-        store = cls(described["spec"], dim, described["collection"], described["index"])
+        hnsw = described.get("hnsw")
+        recorded = (
+            HnswSettings(m=hnsw["M"], ef_construction=hnsw["efConstruction"], ef_search=hnsw["ef"])
+            if hnsw
+            else DEFAULT_HNSW
+        )
+        store = cls(described["spec"], dim, described["collection"], described["index"], recorded)
         meta = json.loads((folder / "milvus_df.json").read_text(encoding="utf-8"))
         store.n_docs, store.df = int(meta["passages"]), Counter(meta["df"])
         store.retired = np.load(folder / "milvus_retired.npy")
+        LiteQuirks.load(store.client, store.collection)
         return store
