@@ -1,14 +1,16 @@
 """The exact answer inside the first quote: a span of its sentence, or none.
 
 Candidates are read off the quoted sentence itself: jieba's tagged entities and terms
-(people, places, organisations, times, numbers with units, noun runs), text inside
-「」“”《》, number and date runs, and clauses (the one after the question's anchor words,
-the one a reason or method cue opens). A conditional logit ranks them by named features
-(the answer type the question asks for, distance to the question's words in the sentence,
-whether the span only repeats the question, its length), and a logistic model reads the
-best one's evidence as the probability that it is the answer. Both are fitted by
-``bench/tune_span.py`` on CMRC 2018 and DRCD answer spans, cross-validated by context, and
-live in ``span_model.json`` with the threshold below which no span is shown.
+(people, places, organisations, times, numbers with units, noun runs, noun phrases over
+的), text inside 「」“”《》, number and date runs, clauses (the one after the question's anchor
+words, the one a reason or method cue opens), runs of two or three clauses, and whole
+sentences, since CMRC's gold answers are often that long. A conditional logit ranks them by
+named features (the answer type the question asks for, distance to the question's words in
+the sentence, how many of them the span's sentence holds, whether the span only repeats the
+question, its length), and a logistic model reads the best one's evidence as the probability
+that it is the answer. Both are fitted by ``bench/tune_span.py`` on CMRC 2018, DRCD and
+natural-question answer spans, cross-validated by article, and live in ``span_model.json``
+with the threshold below which no span is shown.
 
 A span is always ``article_text[start:end]``: it is cut from the sentence, never rewritten.
 """
@@ -43,16 +45,19 @@ KINDS = (
     "tail",
     "head",
     "clause",
+    "clauses",
+    "sentence",
+    "phrase",
 )
 # The answer kinds each asked type accepts; a question that asks for none accepts any kind.
 ACCEPTS = {
-    "person": {"person", "noun", "entity", "org"},
-    "org": {"org", "noun", "entity"},
-    "place": {"place", "org", "noun"},
+    "person": {"person", "noun", "entity", "org", "phrase"},
+    "org": {"org", "noun", "entity", "phrase"},
+    "place": {"place", "org", "noun", "phrase"},
     "time": {"time"},
     "number": {"number", "time"},
-    "why": {"reason", "tail", "head", "clause"},
-    "title": {"quoted", "entity", "noun"},
+    "why": {"reason", "tail", "head", "clause", "clauses", "sentence"},
+    "title": {"quoted", "entity", "noun", "phrase"},
 }
 QUESTION_TYPES = ("person", "org", "place", "time", "number", "why", "title", "yesno", "other")
 FEATURES = (
@@ -76,6 +81,9 @@ FEATURES = (
     "order",
     "clause_terms",
     "in_brackets",
+    "sentence_terms",
+    "best_sentence",
+    "context_bigrams",
     # Which kinds of span answer which kind of question, learnt rather than listed.
     *(f"{t}_{k}" for t in QUESTION_TYPES for k in KINDS),
 )
@@ -110,7 +118,9 @@ _TIME = re.compile(
 _QUOTED = re.compile(
     r"「([^「」]{1,40})」|“([^“”]{1,40})”|《([^《》]{1,40})》|『([^『』]{1,40})』|‘([^‘’]{1,40})’"
 )
-_CLAUSE_END = re.compile(r"[，,；;：:。！？!?…]")
+# A comma inside a number (2,400米) does not end a clause.
+_CLAUSE_END = re.compile(r"[，；;：:。！？!?…]|,(?!\d{3})")
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
 _CUE = re.compile(
     r"因为|由于|为了|通过|采取|采用|依靠|依托|凭借|得益于|是因|导致|造成|以免|以便|旨在|目的是|原因是|用来|用于"
 )
@@ -187,7 +197,8 @@ _PLACE_END = (
     "城",
 )
 _PUNCT = "，,；;：:。！？!?、…—-·．.（）()[]【】「」“”‘’《》『』\"' \u3000\n\t"
-MAX_SPAN = 60
+MAX_SPAN = 100
+CLAUSE_RUN = 3
 DECODE = 10
 WINDOW = 15
 
@@ -269,9 +280,10 @@ def _posseg():  # noqa: ANN202 - jieba has no types
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a] in _PUNCT:
+    """Without punctuation at either end, nor a particle 的 cut off its phrase (的目录总共329条)."""
+    while a < b and (text[a] in _PUNCT or text[a] == "的"):
         a += 1
-    while b > a and text[b - 1] in _PUNCT:
+    while b > a and (text[b - 1] in _PUNCT or text[b - 1] == "的"):
         b -= 1
     return a, b
 
@@ -306,6 +318,7 @@ def _spans(
                 j += 1
             add(tokens[i][0], tokens[j - 1][1], kind)
         i = j
+    runs: list[tuple[int, int]] = []
     i = 0
     while i < len(tokens):
         j = i
@@ -323,9 +336,19 @@ def _spans(
                 k += 1
             if i < k < j:
                 add(tokens[k][0], b, "noun")
+            runs.append((i, j))
             i = j
         else:
             i += 1
+    # A noun phrase over 的 (美国职棒大联盟的尼加拉瓜籍): the run before it, or its clause's
+    # words up to it, with the noun run after it.
+    for n, (i, j) in enumerate(runs[1:], 1):
+        if i >= 1 and tokens[i - 1][2] == "的":
+            pi, pj = runs[n - 1]
+            if pj == i - 1:
+                add(tokens[pi][0], tokens[j - 1][1], "phrase")
+            lo = max((m.end() for m in _CLAUSE_END.finditer(folded, 0, tokens[i][0])), default=0)
+            add(lo, tokens[j - 1][1], "phrase")
     for m in _NUMBER.finditer(folded):
         add(m.start(), m.end(), "number")
     for m in _TIME.finditer(folded):
@@ -337,6 +360,15 @@ def _spans(
             out.setdefault((m.start(), m.end()), set()).add("quoted")
     # Clauses, the clause from a reason or method cue, and the rest of a clause after a copula.
     bounds = [0] + [m.end() for m in _CLAUSE_END.finditer(folded)] + [len(folded)]
+    stops = [0] + [m.end() for m in _SENTENCE_END.finditer(folded)] + [len(folded)]
+    for a, b in zip(stops, stops[1:], strict=False):
+        add(a, b, "sentence")
+    # Runs of two or three clauses inside one sentence (达曼是…东段终点，西端终点在吉达港).
+    cuts = sorted(set(bounds))
+    for n, a in enumerate(cuts[:-1]):
+        for b in cuts[n + 2 : n + 2 + CLAUSE_RUN - 1]:
+            if not _SENTENCE_END.search(folded, a, b - 1):
+                add(a, b, "clauses")
     for a, b in zip(bounds, bounds[1:], strict=False):
         add(a, b, "clause")
         for m in _CUE.finditer(folded, a, b):
@@ -406,6 +438,12 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
     # Each question term's side of the question word, to compare with its side of a candidate.
     sides = {t: (q.find(t) < wh.start()) for t in terms if wh and t in q}
     lowered = folded.lower()
+    stops = [0] + [m.end() for m in _SENTENCE_END.finditer(folded)] + [len(folded)]
+    in_sentence = [
+        len({lowered[s:e] for s, e in hits if lo <= s and e <= hi})
+        for lo, hi in zip(stops, stops[1:], strict=False)
+    ]
+    q_bigrams = {q[n : n + 2] for n in range(len(q) - 1) if q[n].isalnum() and q[n + 1].isalnum()}
     ends = [0] + [m.end() for m in _CLAUSE_END.finditer(folded)] + [len(folded)]
     whole = _trim(folded, 0, len(folded))
     out = []
@@ -426,6 +464,11 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
         lo = max(x for x in ends if x <= a)
         hi = min((x for x in ends if x >= b), default=len(folded))
         clause_terms = {lowered[s:e] for s, e in hits if lo <= s and e <= hi}
+        first = max(n for n, x in enumerate(stops[:-1]) if x <= a)
+        last = max(n for n, x in enumerate(stops[:-1]) if x < b)
+        terms_in = max(in_sentence[first : last + 1])
+        around = lowered[max(0, a - WINDOW) : a] + "|" + lowered[b : b + WINDOW]
+        context = sum(g in around for g in q_bigrams) / max(len(q_bigrams), 1)
         features = (
             *(float(k in kinds) for k in KINDS),
             float(accepts is not None and bool(kinds & accepts)),
@@ -447,6 +490,9 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
             sum(agree) / len(agree) if agree else 0.5,
             len(clause_terms) / max(len(terms), 1),
             float(folded[max(0, a - 1) : a] in ("（", "(") or folded[b : b + 1] in ("）", ")")),
+            terms_in / max(len(terms), 1),
+            float(terms_in == max(in_sentence)),
+            context,
             *(float(t == asked and k in kinds) for t in QUESTION_TYPES for k in KINDS),
         )
         out.append(SpanCandidate(a, b, sentence[a:b], frozenset(kinds), features))

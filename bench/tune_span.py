@@ -21,8 +21,10 @@ the gold answers. Five folds split by context (article):
 
 The span is shown when that probability reaches the threshold; the report gives, for each
 threshold, exact match and F1 over the shown spans, the share of answered questions that
-show one, and on natural questions how often the shown span contains a gold answer. Only
-the datasets named by ``--fit`` train the models (CMRC and DRCD by default); the others are
+show one, and on natural questions how often the shown span contains a gold answer; then
+where spans are lost (the quote, candidate recall, ranking, calibration). Only the datasets
+named by ``--fit`` train the models (by default all four, each split into folds by article,
+so a natural question is predicted by weights that never saw its article); the others are
 measured with weights fitted on the fit sets, so they are held out entirely. With
 ``--write`` the models are refitted on the fit sets and written to assistant/span_model.json
 with the lowest threshold whose cross-validated F1 over shown CMRC spans reaches ``--target``
@@ -206,6 +208,40 @@ def report(results: list[tuple[Item, int, float]], answered: dict[str, int]) -> 
     return table
 
 
+def losses(results: list[tuple[Item, int, float]], threshold: float) -> None:
+    """Where spans are lost, by dataset: the quote, the candidates, the ranking, the threshold.
+
+    Each answered question falls in the first of: the first quote holds no gold answer (nor a
+    span with F1 ≥ 0.8 to one); no candidate reaches F1 ≥ 0.8 (candidate recall); the chosen
+    candidate does not although one does (ranking); the chosen one does (right). Right ones
+    below the threshold are lost to calibration; wrong ones above it are shown wrong.
+    """
+    print(f"\n== where spans are lost (F1 ≥ 0.8 counts as right; shown at ≥ {threshold}) ==")
+    print(
+        f"{'set':>6}{'quote':>8}{'recall':>8}{'ranking':>9}{'right':>7}{'hidden right':>14}{'shown wrong':>13}"
+    )
+    for name in dict.fromkeys(it.dataset for it, _, _ in results):
+        counts = dict.fromkeys(("quote", "recall", "ranking", "right", "hidden", "wrong"), 0)
+        for it, top, p in results:
+            if it.dataset != name:
+                continue
+            right = it.f1[top] >= 0.8
+            if right:
+                counts["right"] += 1
+            elif it.f1.max() >= 0.8:
+                counts["ranking"] += 1
+            elif any(a in it.quote for a in it.answers) or char_f1(it.quote, it.answers) >= 0.8:
+                counts["recall"] += 1
+            else:
+                counts["quote"] += 1
+            counts["hidden"] += right and p < threshold
+            counts["wrong"] += (not right) and p >= threshold
+        print(
+            f"{name:>6}{counts['quote']:>8}{counts['recall']:>8}{counts['ranking']:>9}{counts['right']:>7}"
+            f"{counts['hidden']:>14}{counts['wrong']:>13}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -214,7 +250,9 @@ def main() -> None:
         "pairs", nargs="+", help="DUMP=GOLD: a candidate dump and its SQuAD JSON or natural folder"
     )
     parser.add_argument(
-        "--fit", default="cmrc,drcd", help="the dump names (file stems) that train the models"
+        "--fit",
+        default="cmrc,drcd,nn1,nn2",
+        help="the dump names (file stems) that train the models (cross-validated by article)",
     )
     parser.add_argument(
         "--good", type=float, default=0.8, help="a candidate with this F1 counts as the answer"
@@ -247,6 +285,7 @@ def main() -> None:
         print(f"\nno threshold reaches CV F1 {args.target} over ≥ {args.min_shown} shown {first} spans")
     m = table[first][threshold]
     print(f"show at ≥ {threshold}: {first} F1 {m['f1']:.3f}, EM {m['em']:.3f}, shown {m['share']:.3f}")
+    losses(results, threshold)
     if not args.write:
         return
     w, c = train([it for it in items if it.dataset in fit_sets], args.good, args.l2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -104,13 +103,17 @@ def test_bad_question_files_are_named_with_the_line(tmp_path: Path) -> None:
 def test_the_answer_span_is_scored_by_whether_it_holds_a_gold_answer(
     dataset: Path, settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant import span
+    from assistant import answer, span
 
-    always = dataclasses.replace(span.models(), show_above=0.0)
-    monkeypatch.setattr(span, "models", lambda: always)
+    # The span is each quote's first four characters, whatever the fitted model would pick.
+    def first_four(question: str, sentence: str, offset: int, quote_score: float) -> span.AnswerSpan:
+        start = len(sentence) - len(sentence.lstrip())
+        return span.AnswerSpan(offset + start, offset + start + 4, sentence[start : start + 4], 0.9)
+
+    monkeypatch.setattr(answer, "answer_span", first_four)
     result = evaluate_natural(dataset, fake_embedder, settings)["span"]
     assert result["answered"] == 2 and result["shown"] == 2 and result["shown_share"] == 1.0
     assert result["shown_on_negatives"] == 0
-    # The spans are 74名 and 火神山医院项目建设指挥部: a span shorter than the gold answer (74名党员)
-    # does not contain it, so neither counts.
+    # The spans are 74名党 and 中建三局: a span shorter than the gold answer (74名党员) does not
+    # contain it, nor does one beside it (临时党委), so neither counts.
     assert result["contains_answer"] == 0.0

@@ -133,3 +133,22 @@ def test_the_chat_shows_the_span_in_bold_first_then_marks_it_inside_the_highligh
     assert 'class="answer"' not in plain and plain.startswith("> ")
 
     assert Answer("问", False, "x").to_json()["answer_span"] is None
+
+
+def test_longer_answers_are_candidates_whole_and_numbers_keep_their_commas() -> None:
+    sentence = "本地的体育场所是王子体育场。达曼是沙特大陆桥计划的东段终点，西端终点在吉达港。生长于海拔200米至2,400米的地区。"
+    found = {c.text: c.kinds for c in candidates("沙特大陆桥计划的东段和西端终点分别是哪里？", sentence)}
+    assert "sentence" in found["达曼是沙特大陆桥计划的东段终点，西端终点在吉达港"]
+    assert (
+        "clauses" in found["生长于海拔200米至2,400米的地区"]
+        or "sentence" in found["生长于海拔200米至2,400米的地区"]
+    )
+    assert "2,400米" in found
+    assert not any(text.startswith("的") or text.endswith("的") for text in found)
+
+
+def test_a_noun_phrase_extends_over_its_modifier() -> None:
+    sentence = "他是美国职棒大联盟的尼加拉瓜籍投手，目前是自由球员。"
+    found = {c.text: c.kinds for c in candidates("他是哪个国家的运动员？", sentence)}
+    assert "phrase" in found["美国职棒大联盟的尼加拉瓜籍投手"]
+    assert "clauses" not in found["目前是自由球员"]
