@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.lexical import to_simplified, tokenize
-from assistant.quoting import LogisticModel, question_kind, shares_of, unit_pattern
+from assistant.quoting import CACHED_SENTENCES, LogisticModel, question_kind, shares_of, unit_pattern
 
 MODEL_FILE = Path(__file__).with_name("span_model.json")
 
@@ -288,17 +288,22 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _tagged(folded: str) -> list[tuple[int, int, str, str]]:
-    """jieba's words of the folded sentence with their offsets and part-of-speech tags."""
+@lru_cache(maxsize=CACHED_SENTENCES)
+def _tagged(folded: str) -> tuple[tuple[int, int, str, str], ...]:
+    """jieba's words of the folded sentence with their offsets and part-of-speech tags.
+
+    Remembered, as quoting remembers a sentence's terms: a server quotes the sentences of its
+    most-asked passages again and again, and tagging is a third of a span's time.
+    """
     tokens, pos = [], 0
     for word, flag in _posseg().lcut(folded):
         tokens.append((pos, pos + len(word), word, flag))
         pos += len(word)
-    return tokens
+    return tuple(tokens)
 
 
 def _spans(
-    folded: str, tokens: list[tuple[int, int, str, str]], anchors: list[tuple[int, int]]
+    folded: str, tokens: tuple[tuple[int, int, str, str], ...], anchors: list[tuple[int, int]]
 ) -> dict[tuple[int, int], set[str]]:
     """Candidate spans of the folded sentence, each with the kinds that proposed it."""
     out: dict[tuple[int, int], set[str]] = {}
@@ -405,7 +410,7 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def _occurrences(
-    folded: str, terms: list[str], tokens: list[tuple[int, int, str, str]]
+    folded: str, terms: list[str], tokens: tuple[tuple[int, int, str, str], ...]
 ) -> list[tuple[int, int]]:
     """Where the question's terms occur in the sentence, on jieba's word boundaries (神山 is not in 雷神山医院)."""
     starts = {t[0] for t in tokens}
@@ -454,9 +459,7 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
         gaps = [max(s - b, a - e, 0) for s, e in hits if not (a <= s and e <= b)]
         near = 1.0 / (1.0 + min(gaps) / 3) if gaps else 0.0
         window = {
-            folded.lower()[s:e]
-            for s, e in hits
-            if s >= a - WINDOW and e <= b + WINDOW and not (a <= s and e <= b)
+            lowered[s:e] for s, e in hits if s >= a - WINDOW and e <= b + WINDOW and not (a <= s and e <= b)
         }
         before = folded[max(0, a - 4) : a]
         placed = [(lowered[s:e], s < a) for s, e in hits if e <= a or s >= b]
@@ -550,11 +553,13 @@ def rank(
     question: str, sentence: str, weights: dict[str, float] | None = None
 ) -> list[tuple[float, SpanCandidate]]:
     """The candidates with their ranker scores, best first."""
-    w = list((weights or models().rank).values())
-    scored = [
-        (sum(x * f for x, f in zip(w, c.features, strict=True)), c) for c in candidates(question, sentence)
-    ]
-    return sorted(scored, key=lambda sc: -sc[0])
+    found = candidates(question, sentence)
+    if not found:
+        return []
+    w = np.fromiter((weights or models().rank).values(), dtype=np.float64)
+    scores = np.asarray([c.features for c in found], dtype=np.float64) @ w
+    # Equal scores (the same features) keep the sentence's order, whatever the rounding of the sum.
+    return sorted(zip(scores.tolist(), found, strict=True), key=lambda sc: -round(sc[0], 9))
 
 
 def answer_span(
