@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import runtime
+from assistant import runtime, service
 from assistant.config import Settings
 from assistant.lexical import bigrams_of
 
@@ -59,6 +59,13 @@ def isolated_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
     monkeypatch.delenv("ASSISTANT_ADMIN_PASSWORD", raising=False)
     monkeypatch.delenv("ASSISTANT_ALLOWED_HOSTS", raising=False)
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands load FakeEmbedder, selected by its model id, instead of the real model."""
+    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
 
 
 @pytest.fixture

@@ -92,9 +92,7 @@ def multipart(name: str, data: bytes) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.fixture
-def cli_paths(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+def cli_paths(settings: Settings, fake_model: None) -> list[str]:
     return ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistant import service
 from assistant.cli import main
 from tests.conftest import FakeEmbedder, write_article
 
@@ -14,9 +13,7 @@ ARTICLE = "---\ntitle: 驰援武汉\ndate: 2020-01-28\n---\n　　天津市组�
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, list[str]]:
-    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+def cli_env(tmp_path: Path, fake_model: None) -> tuple[CliRunner, list[str]]:
     corpus = tmp_path / "articles"
     corpus.mkdir()
     write_article(corpus, "天津 医疗队.txt", ARTICLE)

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 import assistant.store
-from assistant import service
 from assistant.cache import EmbeddingCache
 from assistant.cli import main
 from tests.conftest import FakeEmbedder, write_article
@@ -19,9 +18,7 @@ A = "　　天津市组建医疗队增援武汉。74名党员进入首批援助�
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, list[str], Path]:
-    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+def cli(tmp_path: Path, fake_model: None) -> tuple[CliRunner, list[str], Path]:
     corpus = tmp_path / "articles"
     corpus.mkdir()
     write_article(corpus, "a.txt", A)

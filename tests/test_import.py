@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistant import service
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.corpus import remove_article
 from assistant.corpus.bulk import import_files
 from assistant.errors import CorpusError
 from assistant.manage import MAX_REASONS, CorpusManager
-from tests.conftest import FakeEmbedder, write_article
+from tests.conftest import write_article
 from tests.documents import PAGE_1, PAGE_2, write_docx, write_pdf
 from tests.test_manage import PASSWORD, make_manager, uploaded, uploads  # noqa: F401  (uploads: a fixture)
 
@@ -41,10 +40,8 @@ def archive(tmp_path: Path) -> Path:
 
 
 def test_import_copies_reports_and_indexes_and_a_rerun_copies_nothing(
-    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    archive: Path, tmp_path: Path, fake_model: None
 ) -> None:
-    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
     paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "idx")]
     result = CliRunner().invoke(main, ["import", str(archive), *paths])
     assert result.exit_code == 0, result.output

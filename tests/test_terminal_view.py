@@ -9,10 +9,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from assistant import service
 from assistant.cli import main
 from assistant.terminal_view import marked_quote, render_reply
-from tests.conftest import FakeEmbedder, write_article
+from tests.conftest import write_article
 
 # A right-to-left override inside the article's text (the reader already drops ANSI escapes).
 ARTICLE = (
@@ -23,9 +22,7 @@ ARTICLE = (
 
 
 @pytest.fixture
-def ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, list[str], Path]:
-    monkeypatch.setattr(service, "make_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("ASSISTANT_MODEL", FakeEmbedder.model_id)
+def ask(tmp_path: Path, fake_model: None) -> tuple[CliRunner, list[str], Path]:
     corpus = tmp_path / "articles"
     corpus.mkdir()
     write_article(corpus, "tianjin.txt", ARTICLE)
