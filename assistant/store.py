@@ -52,21 +52,12 @@ from assistant.errors import (
     IndexNotFound,
     IndexWriteError,
 )
+from assistant.manifest import FORMAT_VERSION, GENERATION_FILES, Manifest, ManifestProblem
 from assistant.stores import PassageStore, check_store, load_store, store_files
 
 logger = logging.getLogger(__name__)
 
-# 4: stable passage ids (an "id" column) and the store's files named by the manifest's "store".
-FORMAT_VERSION = 4
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
-# The files every generation has besides the store's; the manifest is written last.
-_FILES = (
-    "passages.npz",
-    "passages.txt",
-    "passage_articles.json",
-    "sentences.npy",
-    "sentence_hashes.json",
-)
 # Memory-mapped at load, so hashed only by load_index(verify=True); sizes are always checked.
 _MAPPED = frozenset({"sentences.npy"})
 _GENERATION = re.compile(r"g-[0-9A-Za-z-]+")
@@ -341,7 +332,7 @@ def _write_generation(tmp: Path, data: IndexData) -> dict[str, Any]:
     data.passages.save(tmp)
     np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
     (tmp / "sentence_hashes.json").write_text(json.dumps(data.sentence_hashes), encoding="utf-8")
-    files = [*_FILES, *data.store.save(tmp)]
+    files = [*GENERATION_FILES, *data.store.save(tmp)]
     for fname in files:
         with open(tmp / fname, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -424,18 +415,10 @@ def read_manifest(root: Path) -> dict[str, Any]:
 
 def _manifest_problem(manifest: Any) -> str | None:
     """What is wrong with a manifest's shape, or None."""
-    if not isinstance(manifest, dict):
-        return "not a JSON object"
-    for key, kind in (("format", int), ("model", str), ("files", dict), ("counts", dict), ("articles", dict)):
-        if not isinstance(manifest.get(key), kind):
-            return f"no {key!r}"
-    if not isinstance(manifest["counts"].get("passages"), int):
-        return "no passage count"
-    if manifest.get("format") == FORMAT_VERSION:
-        if not isinstance(manifest.get("store"), dict):
-            return "no 'store'"
-        if set(manifest["files"]) != {*_FILES, *store_files(manifest["store"])[0]}:
-            return "the file list is incomplete"
+    try:
+        Manifest.from_json(manifest)
+    except ManifestProblem as exc:
+        return str(exc)
     return None
 
 
