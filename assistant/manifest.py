@@ -134,6 +134,7 @@ class Counts:
     sentences: int | None = None
 
     def to_json(self) -> dict[str, int]:
+        """The counts as written to ``manifest.json``."""
         out = {"articles": self.articles, "passages": self.passages}
         if self.sentences is not None:
             out["sentences"] = self.sentences

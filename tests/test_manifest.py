@@ -32,7 +32,7 @@ def test_a_written_manifest_reads_back_to_the_same_bytes(settings: Settings, raw
     assert json.dumps(manifest.to_json(), ensure_ascii=False, indent=1) == on_disk
     assert manifest.counts == Counts(articles=2, passages=manifest.counts.passages, sentences=4)
     assert manifest.articles["a.txt"].also_in == ("copy.txt",) and manifest.articles["b.txt"].passages == 1
-    assert read_manifest(settings.index_dir) == raw
+    assert read_manifest(settings.index_dir) == manifest
 
 
 def test_unknown_keys_are_kept_as_they_are(raw: dict[str, Any]) -> None:
