@@ -21,6 +21,7 @@ import numpy as np
 from assistant.config import AnswerSettings, FollowUpSettings
 from assistant.errors import QuestionError
 from assistant.lexical import tokenize
+from assistant.manifest import ArticleRecord
 from assistant.quoting import (
     Candidate,
     Ranked,
@@ -304,12 +305,14 @@ class Answerer:
         quotes: list[Quote] = []
         for probability, c in chosen:
             p = c.hit.passage
-            meta = self.retriever.index.articles.get(p.article_id, {})
+            meta = self.retriever.index.articles.get(p.article_id) or ArticleRecord(
+                title=p.article_id, content_hash=""
+            )
             quotes.append(
                 Quote(
                     rank=len(quotes) + 1,
                     article_id=p.article_id,
-                    title=meta.get("title", p.article_id),
+                    title=meta.title,
                     paragraph=c.paragraph,
                     start=c.start,
                     end=c.end,
@@ -318,10 +321,10 @@ class Answerer:
                     score=round(probability, 4),
                     passage_start=p.start,
                     passage_end=p.end,
-                    date=meta.get("date"),
-                    source=meta.get("source"),
-                    file=p.article_id if meta.get("format", "text") != "text" else None,
-                    page=bisect_right(meta["pages"], c.start) if meta.get("pages") else None,
+                    date=meta.date,
+                    source=meta.source,
+                    file=p.article_id if meta.format != "text" else None,
+                    page=bisect_right(meta.pages, c.start) if meta.pages else None,
                 )
             )
         return quotes

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import anyio.to_thread
@@ -56,6 +56,7 @@ from assistant.errors import (
 )
 from assistant.indexing import BuildReport
 from assistant.manage import public_message
+from assistant.manifest import ArticleRecord
 from assistant.retrieval import Filter
 from assistant.service import Assistant
 
@@ -305,17 +306,17 @@ def missing(exc: AssistantError | OSError) -> bool:
     return isinstance(exc, AssistantError) and not isinstance(exc.__cause__, OSError)
 
 
-def article(article_id: str, meta: dict[str, Any]) -> Article:
+def article(article_id: str, meta: ArticleRecord) -> Article:
     """The listing of one indexed article from its manifest entry."""
     return Article(
         id=article_id,
-        title=str(meta.get("title") or ""),
-        date=str(meta["date"]) if meta.get("date") else None,
-        source=str(meta["source"]) if meta.get("source") else None,
-        url=str(meta["url"]) if meta.get("url") else None,
-        passages=int(meta.get("passages") or 0),
-        indexed_at=str(meta.get("indexed_at") or ""),
-        also_in=list(meta.get("also_in") or []),
+        title=meta.title,
+        date=meta.date or None,
+        source=meta.source or None,
+        url=meta.url or None,
+        passages=meta.passages,
+        indexed_at=meta.indexed_at,
+        also_in=list(meta.also_in),
     )
 
 

@@ -134,25 +134,23 @@ def record_vote(
 
 def header(assistant: Assistant) -> str:
     """The title line, with the live index's size."""
-    counts = assistant.index.manifest["counts"]
+    counts = assistant.index.manifest.counts
     return (
         "## 新闻问答\n用中文提问，回答直接引用文章原文并标明出处。"
-        f"当前索引：{counts['articles']} 篇文章，{counts['passages']} 个段落。"
+        f"当前索引：{counts.articles} 篇文章，{counts.passages} 个段落。"
     )
 
 
 def article_choices(assistant: Assistant) -> list[tuple[str, str]]:
     """(label, article id) pairs for the filter's article menu."""
     articles = assistant.index.articles
-    return [
-        (f"《{meta['title']}》 {article_id}", article_id) for article_id, meta in sorted(articles.items())
-    ]
+    return [(f"《{meta.title}》 {article_id}", article_id) for article_id, meta in sorted(articles.items())]
 
 
 def sources(assistant: Assistant) -> list[str]:
     """The distinct sources named in the articles' front matter."""
     articles = assistant.index.articles.values()
-    return sorted({str(meta["source"]) for meta in articles if meta.get("source")})
+    return sorted({meta.source for meta in articles if meta.source})
 
 
 ARTICLE_COLUMNS = ["文件", "标题", "日期", "来源", "段落数", "索引时间", "也见于"]
@@ -163,12 +161,12 @@ def article_rows(assistant: Assistant) -> list[list[Any]]:
     return [
         [
             article_id,
-            meta.get("title", ""),
-            meta.get("date") or "",
-            meta.get("source") or "",
-            meta.get("passages", 0),
-            meta.get("indexed_at", ""),
-            "、".join(meta.get("also_in") or []),
+            meta.title,
+            meta.date or "",
+            meta.source or "",
+            meta.passages,
+            meta.indexed_at,
+            "、".join(meta.also_in),
         ]
         for article_id, meta in sorted(assistant.index.articles.items())
     ]

@@ -222,26 +222,27 @@ def index_info(settings: Settings, as_json: bool) -> None:
     manifest = read_manifest(settings.index_dir)
     folder = current_generation(settings.index_dir)
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    store = manifest.extra.get("faiss") if manifest.store is None else manifest.store  # format 3: "faiss"
     info = {
         "index": str(folder),
-        "model": manifest["model"],
-        "dimension": manifest["dimension"],
-        "articles": manifest["counts"]["articles"],
-        "passages": manifest["counts"]["passages"],
+        "model": manifest.model,
+        "dimension": manifest.dimension,
+        "articles": manifest.counts.articles,
+        "passages": manifest.counts.passages,
         "bytes": size,
-        "built_at": manifest["built_at"],
-        "build_seconds": manifest["build_seconds"],
-        "store": manifest.get("store", manifest.get("faiss")),
-        "chunking": manifest["chunking"],
-        "skipped": manifest.get("skipped", []),
+        "built_at": manifest.built_at,
+        "build_seconds": manifest.build_seconds,
+        "store": store,
+        "chunking": manifest.chunking,
+        "skipped": list(manifest.skipped),
     }
     if as_json:
         emit_json(info)
         return
     for key, value in info.items():
         click.echo(f"{key:>14}: {value}")
-    for article_id, meta in manifest["articles"].items():
-        click.echo(f"  {article_id}  《{meta['title']}》 {meta['passages']} passages")
+    for article_id, meta in manifest.articles.items():
+        click.echo(f"  {article_id}  《{meta.title}》 {meta.passages} passages")
 
 
 @main.command()

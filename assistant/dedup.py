@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class SignatureIndex:
         self.ids: list[str] = []
         self._matrix = np.zeros((64, SLOTS), dtype=np.uint64)
 
-    def add(self, article_id: str, sig: list[int]) -> None:
+    def add(self, article_id: str, sig: Sequence[int]) -> None:
         """Keep an article's signature; one without a signature (``[]``) is nobody's twin."""
         if not sig:
             return
@@ -64,7 +65,7 @@ class SignatureIndex:
         self._matrix[len(self.ids)] = sig
         self.ids.append(article_id)
 
-    def find_original(self, sig: list[int]) -> tuple[str, float] | None:
+    def find_original(self, sig: Sequence[int]) -> tuple[str, float] | None:
         """The first kept article whose signature is at least ``NEAR_DUPLICATE`` similar."""
         if not self.ids or not sig:
             return None

@@ -116,9 +116,7 @@ def _answers(assistant: Assistant, question: str) -> list[tuple[str, int, int]] 
 def example_questions(assistant: Assistant, wanted: int = WANTED) -> list[str]:
     """The chat's example questions: listed ones it answers, then made-up ones it answers right."""
     articles = assistant.index.articles
-    listed = [
-        q.strip() for meta in articles.values() for q in (meta.get("questions") or "").split("|") if q.strip()
-    ]
+    listed = [q.strip() for meta in articles.values() for q in (meta.questions or "").split("|") if q.strip()]
     examples: list[str] = []
     for question in list(dict.fromkeys(listed))[:MAX_TRIES]:
         if len(examples) < LISTED_LIMIT and _answers(assistant, question):

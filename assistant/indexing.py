@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -41,8 +40,8 @@ from assistant.errors import (
     IndexNotFound,
     IndexWriteError,
 )
+from assistant.manifest import FORMAT_VERSION, ArticleRecord, Counts, Manifest
 from assistant.store import (
-    FORMAT_VERSION,
     IndexData,
     PassageRecord,
     PassageTable,
@@ -170,7 +169,7 @@ class _Source:
     """An article going into the new index: either kept from the old one or freshly read."""
 
     article_id: str
-    meta: dict[str, Any]
+    meta: ArticleRecord
     article: Article | None = None
     old_passages: list[PassageRecord] = field(default_factory=list)
 
@@ -212,8 +211,8 @@ def assemble(
                 r.paragraph,
                 r.start,
                 r.end,
-                str(meta[r.article_id].get("date") or ""),
-                str(meta[r.article_id].get("source") or ""),
+                meta[r.article_id].date or "",
+                meta[r.article_id].source or "",
                 r.text,
             )
             for r in fresh
@@ -222,22 +221,20 @@ def assemble(
     report.articles = len(sources)
     report.passages = len(plan_.records)
     report.sentences = len(plan_.sentence_hashes)
-    manifest = {
-        "format": FORMAT_VERSION,
-        "model": embedder.model_id,
-        "dimension": embedder.dim,
-        "chunking": asdict(settings.chunk),
-        "versions": _versions(),
-        "counts": {
-            "articles": len(sources),
-            "passages": len(plan_.records),
-            "sentences": len(plan_.sentence_hashes),
-        },
-        "next_passage_id": plan_.next_id,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "articles": meta,
-        "skipped": report.skipped + report.duplicates,
-    }
+    manifest = Manifest(
+        format=FORMAT_VERSION,
+        model=embedder.model_id,
+        dimension=embedder.dim,
+        chunking=asdict(settings.chunk),
+        versions=_versions(),
+        counts=Counts(
+            articles=len(sources), passages=len(plan_.records), sentences=len(plan_.sentence_hashes)
+        ),
+        next_passage_id=plan_.next_id,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        articles=meta,
+        skipped=(*report.skipped, *report.duplicates),
+    )
     table = PassageTable.from_records(plan_.records)
     return IndexData(manifest, table, store, sentence_vectors, plan_.sentence_hashes)
 
@@ -248,11 +245,11 @@ def _fresh_store(settings: Settings, dim: int) -> PassageStore:
     replaced one and a later update the one an interrupted build left."""
     store = new_store(settings.store, dim, settings.hnsw)
     try:
-        live = read_manifest(settings.index_dir).get("store")
+        live = read_manifest(settings.index_dir).store
     except AssistantError:
         live = None
     try:
-        claim(settings.index_dir, store.describe(), live if isinstance(live, dict) else None)
+        claim(settings.index_dir, store.describe(), live)
     except OSError as exc:
         raise IndexWriteError.from_os_error(exc, "the index's list of store collections") from exc
     return store
@@ -293,7 +290,7 @@ def collect_passages(
     deleted = np.zeros(0, dtype=np.int64)
     if old is not None:
         ids = old.passages.ids
-        next_id = max(int(old.manifest.get("next_passage_id", 0)), int(ids.max(initial=-1)) + 1)
+        next_id = max(old.manifest.next_passage_id, int(ids.max(initial=-1)) + 1)
         kept = {s.article_id for s in sources if s.article is None}
         deleted = old.passages.ids_of(set(old.passages.article_ids) - kept)
         if len(deleted):
@@ -341,7 +338,7 @@ def collect_passages(
             records.append(record)
             added.append(record)
             texts[record.text_hash] = p.text
-        source.meta["passages"] = len(passages)
+        source.meta = replace(source.meta, passages=len(passages))
     return PassagePlan(records, sentence_hashes, texts, deleted, added, next_id)
 
 
@@ -398,27 +395,25 @@ def embed_all(
     bar.close()
 
 
-def article_meta(article: Article, now: str) -> dict[str, Any]:
-    """What the manifest records of an article."""
-    return {
-        "title": article.title,
-        "date": article.date,
-        "source": article.source,
-        "url": article.url,
-        "author": article.author,
-        "path": str(article.path),
-        "encoding": article.encoding,
-        "content_hash": article.content_hash,
-        "questions": article.meta.get("questions"),
-        "format": article.format,
-        "record": article.record,
-        "pages": list(article.pages),
-        "warnings": list(article.warnings),
-        "minhash": signature(article.text[article.body_start :]),
-        "also_in": [],
-        "passages": 0,
-        "indexed_at": now,
-    }
+def article_meta(article: Article, now: str) -> ArticleRecord:
+    """What the manifest records of an article (its passages are counted when it is chunked)."""
+    return ArticleRecord(
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        url=article.url,
+        author=article.author,
+        path=str(article.path),
+        encoding=article.encoding,
+        content_hash=article.content_hash,
+        questions=article.meta.get("questions"),  # the file's front matter
+        format=article.format,
+        record=article.record,
+        pages=article.pages,
+        warnings=article.warnings,
+        minhash=tuple(signature(article.text[article.body_start :])),
+        indexed_at=now,
+    )
 
 
 def _live_index(settings: Settings, model_id: str, report: BuildReport) -> IndexData | None:
@@ -485,7 +480,7 @@ def update_index(
             return report
         data = assemble(sources, settings, embedder, old, cache, report, show_progress, progress)
         with report.stage("save"):
-            data.manifest["build_seconds"] = round(time.perf_counter() - started, 3)
+            data.manifest = replace(data.manifest, build_seconds=round(time.perf_counter() - started, 3))
             _make_live(settings, data, report)
             cache.clear_disk()
         report.seconds = round(time.perf_counter() - started, 3)
@@ -499,11 +494,11 @@ def _unchanged(sources: list[_Source], old: IndexData, report: BuildReport) -> b
         return False
     if {s.article_id: s.meta for s in sources} != old.articles:
         return False  # e.g. a new copy of a kept article changes its "also in"
-    if report.skipped + report.duplicates != old.manifest.get("skipped"):
+    if (*report.skipped, *report.duplicates) != old.manifest.skipped:
         return False
-    counts = old.manifest["counts"]
-    report.articles, report.passages = len(sources), counts["passages"]
-    report.sentences = counts.get("sentences", len(old.sentence_hashes))
+    counts = old.manifest.counts
+    report.articles, report.passages = len(sources), counts.passages
+    report.sentences = len(old.sentence_hashes) if counts.sentences is None else counts.sentences
     report.reused = report.passages + report.sentences
     report.folder = str(old.folder)
     return True
@@ -556,21 +551,21 @@ def plan(
     signatures = SignatureIndex()
     by_id: dict[str, _Source] = {}
     for source in candidates:
-        original = by_hash.get(source.meta["content_hash"])
+        original = by_hash.get(source.meta.content_hash)
         reason = "the same file"
         if original is None and source.article is not None:  # the kept ones were checked when read
-            near = signatures.find_original(source.meta["minhash"])
+            near = signatures.find_original(source.meta.minhash)
             if near:
                 original = by_id[near[0]]
                 reason = f"a near-duplicate, {near[1]:.0%} of its text shared"
         if original is not None:
-            original.meta["also_in"].append(source.article_id)
+            original.meta = replace(original.meta, also_in=(*original.meta.also_in, source.article_id))
             report.duplicates.append(f"{source.article_id}: {reason} as {original.article_id}; indexed once")
             continue
         kept.append(source)
-        by_hash[source.meta["content_hash"]] = source
+        by_hash[source.meta.content_hash] = source
         by_id[source.article_id] = source
-        signatures.add(source.article_id, source.meta["minhash"])
+        signatures.add(source.article_id, source.meta.minhash)
         if source.article is None:
             report.unchanged.append(source.article_id)
         elif source.article_id in old_articles:
@@ -586,7 +581,7 @@ def plan(
 def _kept(
     article_id: str,
     digest: str,
-    old_articles: dict[str, dict[str, Any]],
+    old_articles: dict[str, ArticleRecord],
     old_passages: dict[str, list[PassageRecord]],
 ) -> _Source | None:
     """The article as the live index holds it, when its content hash is unchanged."""
@@ -595,11 +590,11 @@ def _kept(
     # on reading: re-read that article so its offsets follow the one rule.
     if (
         known
-        and known["content_hash"] == digest
+        and known.content_hash == digest
         and article_id in old_passages
         and not any("\r" in p.text for p in old_passages[article_id])
     ):
-        return _Source(article_id, {**known, "also_in": []}, old_passages=old_passages[article_id])
+        return _Source(article_id, replace(known, also_in=()), old_passages=old_passages[article_id])
     return None
 
 
@@ -619,7 +614,7 @@ def index_articles(
         sources = [_Source(a.id, article_meta(a, now), article=a) for a in articles]
         data = assemble(sources, settings, embedder, old, cache, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 3)
-        data.manifest["build_seconds"] = report.seconds
+        data.manifest = replace(data.manifest, build_seconds=report.seconds)
         _make_live(settings, data, report)
         cache.clear_disk()
     return report

@@ -197,7 +197,7 @@ class CorpusManager:
         """Every article file in the corpus, indexed or not: one the indexer skips must be removable too."""
         # A record of an export is deleted with its file.
         indexed = {
-            a[: -len(meta["record"]) - 1] if meta.get("record") else a
+            a[: -len(meta.record) - 1] if meta.record else a
             for a, meta in self.assistant.index.articles.items()
         }
         try:

@@ -7,7 +7,7 @@ import datetime
 import re
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from assistant.config import FusionWeights
 from assistant.embedding import EmbedderLike
 from assistant.errors import QuestionError
 from assistant.lexical import is_simplified, to_simplified, tokenize
+from assistant.manifest import ArticleRecord
 from assistant.store import IndexData, PassageRecord
 from assistant.stores import Where
 
@@ -77,24 +78,24 @@ class Filter:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v]
         return ", ".join(parts) or "none"
 
-    def matches(self, article_id: str, meta: dict[str, Any]) -> bool:
+    def matches(self, article_id: str, meta: ArticleRecord) -> bool:
         """Whether an article passes the filter."""
-        if self.article and self.article not in (article_id, meta.get("title")):
+        if self.article and self.article not in (article_id, meta.title):
             return False
-        if self.source and (meta.get("source") or "") != self.source:
+        if self.source and (meta.source or "") != self.source:
             return False
-        date = str(meta.get("date") or "")
+        date = meta.date or ""
         if (self.since or self.until) and not date:
             return False
         if self.since and date < self.since:
             return False
         return not (self.until and date[: len(self.until)] > self.until)
 
-    def to_where(self, articles: dict[str, dict[str, Any]]) -> Where:
+    def to_where(self, articles: dict[str, ArticleRecord]) -> Where:
         """The filter in the store's terms: an article named by its title becomes its ids."""
         named = None
         if self.article:
-            named = frozenset(a for a, meta in articles.items() if self.article in (a, meta.get("title")))
+            named = frozenset(a for a, meta in articles.items() if self.article in (a, meta.title))
         return Where(named, self.source, self.since, self.until)
 
 

@@ -38,7 +38,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -52,21 +52,12 @@ from assistant.errors import (
     IndexNotFound,
     IndexWriteError,
 )
+from assistant.manifest import FORMAT_VERSION, GENERATION_FILES, ArticleRecord, Manifest, ManifestProblem
 from assistant.stores import PassageStore, check_store, load_store, store_files
 
 logger = logging.getLogger(__name__)
 
-# 4: stable passage ids (an "id" column) and the store's files named by the manifest's "store".
-FORMAT_VERSION = 4
 REBUILD_HINT = "run `assistant index build --full` to rebuild it"
-# The files every generation has besides the store's; the manifest is written last.
-_FILES = (
-    "passages.npz",
-    "passages.txt",
-    "passage_articles.json",
-    "sentences.npy",
-    "sentence_hashes.json",
-)
 # Memory-mapped at load, so hashed only by load_index(verify=True); sizes are always checked.
 _MAPPED = frozenset({"sentences.npy"})
 _GENERATION = re.compile(r"g-[0-9A-Za-z-]+")
@@ -233,20 +224,21 @@ class PassageTable(Sequence[PassageRecord]):
 class IndexData:
     """Everything one index generation holds, in memory."""
 
-    manifest: dict[str, Any]
+    manifest: Manifest
     passages: PassageTable
     store: PassageStore
     sentence_vectors: np.ndarray
     sentence_hashes: list[str]
     folder: Path | None = None
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.articles = self.manifest.get("articles", {})
+    @property
+    def articles(self) -> dict[str, ArticleRecord]:
+        """The record of each indexed article, by id."""
+        return self.manifest.articles
 
     @property
     def model(self) -> str:
-        return str(self.manifest["model"])
+        return self.manifest.model
 
     def paragraph_text(self, article_id: str, paragraph: int) -> tuple[int, str]:
         """A paragraph's start offset and text, pieced together from the passages that hold it."""
@@ -336,20 +328,23 @@ def save_index(root: Path, data: IndexData) -> Path:
     return final
 
 
-def _write_generation(tmp: Path, data: IndexData) -> dict[str, Any]:
+def _write_generation(tmp: Path, data: IndexData) -> Manifest:
     """Write every file of a generation into ``tmp``, fsynced, manifest last; returns the manifest."""
     data.passages.save(tmp)
     np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float16))
     (tmp / "sentence_hashes.json").write_text(json.dumps(data.sentence_hashes), encoding="utf-8")
-    files = [*_FILES, *data.store.save(tmp)]
+    files = [*GENERATION_FILES, *data.store.save(tmp)]
     for fname in files:
         with open(tmp / fname, "rb+") as handle:
             os.fsync(handle.fileno())
-    manifest = dict(data.manifest)
-    manifest["store"] = data.store.describe()
-    manifest["files"] = {f: (tmp / f).stat().st_size for f in files}
-    manifest["sha256"] = {f: _sha256(tmp / f) for f in files}
-    _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    manifest = replace(
+        data.manifest,
+        store=data.store.describe(),
+        files={f: (tmp / f).stat().st_size for f in files},
+        sha256={f: _sha256(tmp / f) for f in files},
+    )
+    text = json.dumps(manifest.to_json(), ensure_ascii=False, indent=1)
+    _fsync_write(tmp / "manifest.json", text.encode("utf-8"))
     _fsync_dir(tmp)
     return manifest
 
@@ -403,7 +398,7 @@ def current_generation(root: Path) -> Path:
     return folder
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
+def read_manifest(root: Path) -> Manifest:
     """The live generation's manifest, checked for the keys loading relies on.
 
     Raises:
@@ -411,32 +406,15 @@ def read_manifest(root: Path) -> dict[str, Any]:
     """
     folder = current_generation(root)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(
             f"the manifest of index {folder.name} is unreadable ({exc}); {REBUILD_HINT}"
         ) from exc
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise IndexCorrupt(f"the manifest of index {folder.name} is damaged ({problem}); {REBUILD_HINT}")
-    return manifest
-
-
-def _manifest_problem(manifest: Any) -> str | None:
-    """What is wrong with a manifest's shape, or None."""
-    if not isinstance(manifest, dict):
-        return "not a JSON object"
-    for key, kind in (("format", int), ("model", str), ("files", dict), ("counts", dict), ("articles", dict)):
-        if not isinstance(manifest.get(key), kind):
-            return f"no {key!r}"
-    if not isinstance(manifest["counts"].get("passages"), int):
-        return "no passage count"
-    if manifest.get("format") == FORMAT_VERSION:
-        if not isinstance(manifest.get("store"), dict):
-            return "no 'store'"
-        if set(manifest["files"]) != {*_FILES, *store_files(manifest["store"])[0]}:
-            return "the file list is incomplete"
-    return None
+    try:
+        return Manifest.from_json(raw)
+    except ManifestProblem as exc:
+        raise IndexCorrupt(f"the manifest of index {folder.name} is damaged ({exc}); {REBUILD_HINT}") from exc
 
 
 def older_vectors(root: Path, model: str) -> tuple[list[str], np.ndarray] | None:
@@ -448,7 +426,7 @@ def older_vectors(root: Path, model: str) -> tuple[list[str], np.ndarray] | None
     """
     try:
         manifest = read_manifest(root)
-        if manifest.get("format") != 3 or manifest.get("model") != model:
+        if manifest.format != 3 or manifest.model != model:
             return None
         folder = current_generation(root)
         with np.load(folder / "passages.npz") as table:
@@ -464,37 +442,36 @@ def older_vectors(root: Path, model: str) -> tuple[list[str], np.ndarray] | None
     return hashes + sentence_hashes, np.concatenate([vectors.astype(np.float32), sentences])
 
 
-def _check_format(manifest: dict[str, Any]) -> None:
-    if manifest.get("format") == 3:
+def _check_format(manifest: Manifest) -> None:
+    if manifest.format == 3:
         raise IndexMismatch(
             f"the index has format 3, this version reads {FORMAT_VERSION}; run `assistant index update` "
             "to rebuild it (the vectors it holds are reused, nothing is embedded again)"
         )
-    if manifest.get("format") != FORMAT_VERSION:
+    if manifest.format != FORMAT_VERSION:
         raise IndexMismatch(
-            f"the index has format {manifest.get('format')}, this version reads {FORMAT_VERSION}; {REBUILD_HINT}"
+            f"the index has format {manifest.format}, this version reads {FORMAT_VERSION}; {REBUILD_HINT}"
         )
 
 
-def check_compatible(
-    manifest: dict[str, Any], model: str, chunking: dict[str, Any], store: str = "faiss"
-) -> None:
+def check_compatible(manifest: Manifest, model: str, chunking: dict[str, Any], store: str = "faiss") -> None:
     """Refuse an index built by another model, chunking, format or store.
 
     Raises:
         IndexMismatch: with the command that fixes it.
     """
     _check_format(manifest)
-    check_store(manifest["store"], store)
-    if manifest.get("model") != model:
+    assert manifest.store is not None  # format 4 has one (Manifest.from_json)
+    check_store(manifest.store, store)
+    if manifest.model != model:
         raise IndexMismatch(
-            f"the index was built with model {manifest.get('model')!r} but {model!r} is selected; "
+            f"the index was built with model {manifest.model!r} but {model!r} is selected; "
             f"{REBUILD_HINT} with this model, or select the index's model with "
-            f"--model / ASSISTANT_MODEL={manifest.get('model')}"
+            f"--model / ASSISTANT_MODEL={manifest.model}"
         )
-    if manifest.get("chunking") != chunking:
+    if manifest.chunking != chunking:
         raise IndexMismatch(
-            f"the index was built with chunking {manifest.get('chunking')}, not {chunking}; {REBUILD_HINT}"
+            f"the index was built with chunking {manifest.chunking}, not {chunking}; {REBUILD_HINT}"
         )
 
 
@@ -511,21 +488,22 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
     folder = current_generation(root)
     manifest = read_manifest(root)
     _check_format(manifest)  # an older layout is not damaged, just old: say so, not "corrupt"
-    mapped = _MAPPED | store_files(manifest["store"])[1]
+    assert manifest.store is not None  # format 4 has one (Manifest.from_json)
+    mapped = _MAPPED | store_files(manifest.store)[1]
     try:
-        for fname, size in manifest["files"].items():
+        for fname, size in manifest.files.items():
             actual = (folder / fname).stat().st_size
             if actual != size:
                 raise IndexCorrupt(f"{fname} is {actual} bytes, the manifest says {size}")
         # Indexes written before checksums have none; their sizes were checked above.
-        for fname, digest in manifest.get("sha256", {}).items():
+        for fname, digest in (manifest.sha256 or {}).items():
             if (verify or fname not in mapped) and _sha256(folder / fname) != digest:
                 raise IndexCorrupt(f"{fname} does not match its checksum")
         passages = PassageTable.load(folder)
         # Mapped, not read: pages load as searches touch them, and serve starts sooner.
         sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
         sentence_hashes = json.loads((folder / "sentence_hashes.json").read_text(encoding="utf-8"))
-        store = load_store(manifest["store"], folder, int(manifest["dimension"]))
+        store = load_store(manifest.store, folder, manifest.dimension)
     except IndexCorrupt as exc:
         raise IndexCorrupt(f"index {folder.name} is damaged: {exc}; {REBUILD_HINT}") from exc
     except _DAMAGE as exc:
@@ -533,7 +511,7 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
             f"index {folder.name} is damaged ({exc.__class__.__name__}: {exc}); {REBUILD_HINT}"
         ) from exc
     # A shared store (a server) may hold more points than the live generation; see stores/base.py.
-    counts = {len(passages), manifest["counts"]["passages"], *([] if store.shared else [store.count()])}
+    counts = {len(passages), manifest.counts.passages, *([] if store.shared else [store.count()])}
     rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):
         raise IndexCorrupt(f"the files of index {folder.name} disagree on their counts; {REBUILD_HINT}")

@@ -29,6 +29,7 @@ import numpy as np
 
 from assistant import store
 from assistant.lexical import BM25
+from assistant.manifest import ArticleRecord, Counts, Manifest
 from assistant.store import (
     IndexData,
     PassageRecord,
@@ -79,14 +80,14 @@ def synthetic(n: int, rng: np.random.Generator) -> IndexData:
     vectors = rng.standard_normal((n, 384), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     sentence_vectors = rng.standard_normal((3 * n, 384)).astype(np.float16)
-    manifest = {
-        "format": store.FORMAT_VERSION,
-        "next_passage_id": n,
-        "model": "bench",
-        "dimension": 384,
-        "counts": {"articles": n // 10, "passages": n, "sentences": 3 * n},
-        "articles": {f"a{k}.txt": {"title": str(k)} for k in range(n // 10)},
-    }
+    manifest = Manifest(
+        format=store.FORMAT_VERSION,
+        next_passage_id=n,
+        model="bench",
+        dimension=384,
+        counts=Counts(articles=n // 10, passages=n, sentences=3 * n),
+        articles={f"a{k}.txt": ArticleRecord(title=str(k), content_hash="") for k in range(n // 10)},
+    )
     articles = [(f"a{k}.txt", "", "") for k in range(n // 10)]
     passages = FaissStore.from_arrays(
         np.arange(n, dtype=np.int64),

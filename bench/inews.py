@@ -39,6 +39,7 @@ from assistant.cache import EmbeddingCache
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.indexing import BuildReport, collect_passages, embed_all, plan
+from assistant.manifest import FORMAT_VERSION, Counts, Manifest
 from assistant.retrieval import MODES, Retriever
 from assistant.store import IndexData, PassageTable
 from assistant.stores import PassageFields
@@ -82,7 +83,12 @@ def retrieval_index(settings: Settings, embedder: Embedder) -> IndexData:
         store.add(np.asarray([r.id for r in records], dtype=np.int64), vectors, fields)
     print(f"stages: {report.timing()}")
     print(f"{len(report.duplicates)} duplicates indexed once, {len(report.skipped)} skipped")
-    manifest = {"model": embedder.model_id, "articles": {s.article_id: s.meta for s in sources}}
+    manifest = Manifest(
+        format=FORMAT_VERSION,
+        model=embedder.model_id,
+        counts=Counts(articles=len(sources), passages=len(records)),
+        articles={s.article_id: s.meta for s in sources},
+    )
     sentences = np.zeros((0, embedder.dim), dtype=np.float16)
     return IndexData(manifest, PassageTable.from_records(records), store, sentences, [])
 
@@ -105,7 +111,7 @@ def main() -> None:
     owner = {}  # article id → the indexed article holding its text
     for article_id, meta in index.articles.items():
         owner[article_id] = article_id
-        for copy in meta.get("also_in") or []:
+        for copy in meta.also_in:
             owner[copy] = article_id
     retriever = Retriever(index, embedder)
     asked = [(t, f"inews-{n:05}.txt") for n, (t, _) in enumerate(items)][: args.questions]

@@ -98,7 +98,7 @@ def main() -> None:
             stages["total"].append(total)
             (first if i == 0 else warm).append(total)
             assistant.ask(q)
-    passages = retriever.index.manifest["counts"]["passages"]
+    passages = retriever.index.manifest.counts.passages
     print(f"index: {passages} passages; model {retriever.index.model}")
     print(f"import torch + sentence-transformers: {ms(t_import)}; load model + index: {ms(t_load)}")
     print(f"jieba first tokenize (dictionary load): {ms(t_jieba)}")

@@ -87,7 +87,7 @@ def faiss_index(args: argparse.Namespace, embedder) -> tuple[IndexData, list[str
 
 def milvus_copy(index: IndexData, spec: str, kind: str) -> tuple[MilvusStore, float]:
     """The index's passages in a new Milvus collection with this dense index; seconds to the first search."""
-    dates = {a: (str(m.get("date") or ""), str(m.get("source") or "")) for a, m in index.articles.items()}
+    dates = {a: (m.date or "", m.source or "") for a, m in index.articles.items()}
     ids = np.asarray([p.id for p in index.passages], dtype=np.int64)
     fields = [
         PassageFields(p.article_id, p.paragraph, p.start, p.end, *dates[p.article_id], p.text)

@@ -44,6 +44,7 @@ import numpy as np
 from assistant.answer import Answerer
 from assistant.embedding import Embedder
 from assistant.lexical import BM25, tokenize
+from assistant.manifest import Counts
 from assistant.retrieval import Retriever, fuse
 from assistant.store import IndexData, PassageTable, load_index, save_index
 from assistant.stores.faiss import FaissStore
@@ -92,9 +93,7 @@ def replicate(src: IndexData, n: int, rng: np.random.Generator) -> tuple[IndexDa
         [jitter(src.sentence_vectors, rng, k).astype(np.float16) for k in range(copies)]
     )
     hashes = [f"{h}#{k}" for k in range(copies) for h in src.sentence_hashes]
-    articles = {
-        (f"{a}#{k}" if k else a): meta for k in range(copies) for a, meta in src.manifest["articles"].items()
-    }
+    articles = {(f"{a}#{k}" if k else a): meta for k in range(copies) for a, meta in src.articles.items()}
     timings = {}
     started = time.perf_counter()  # what an update pays: counts of kept rows, weights recomputed
     old_bm25 = src.store.bm25  # type: ignore[attr-defined]
@@ -106,13 +105,13 @@ def replicate(src: IndexData, n: int, rng: np.random.Generator) -> tuple[IndexDa
     store = FaissStore.from_arrays(
         np.arange(n, dtype=np.int64),
         np.asarray([codes[r.article_id] for r in records], dtype=np.int32),
-        [(a, str(m.get("date") or ""), str(m.get("source") or "")) for a, m in articles.items()],
+        [(a, m.date or "", m.source or "") for a, m in articles.items()],
         vectors,
         bm25,
     )
     timings["faiss build"] = time.perf_counter() - started
-    counts = {"articles": len(articles), "passages": n, "sentences": len(hashes)}
-    manifest = {**src.manifest, "articles": articles, "counts": counts}
+    counts = Counts(articles=len(articles), passages=n, sentences=len(hashes))
+    manifest = replace(src.manifest, articles=articles, counts=counts)
     table = PassageTable.from_records(records)
     return IndexData(manifest, table, store, sentence_vectors, hashes), timings
 

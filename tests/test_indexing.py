@@ -85,7 +85,7 @@ def test_duplicates_are_indexed_once_and_listed(settings: Settings) -> None:
     assert any(d.startswith("wire.txt: a near-duplicate") for d in report.duplicates)
     index = load_index(settings.index_dir)
     assert set(index.articles) == {"copy.txt"}
-    assert index.articles["copy.txt"]["also_in"] == ["wire.txt", "新华社 稿件.txt"]
+    assert index.articles["copy.txt"].also_in == ("wire.txt", "新华社 稿件.txt")
 
 
 def test_bad_and_foreign_encoded_files(settings: Settings) -> None:
@@ -239,7 +239,7 @@ def test_repaired_articles_are_indexed_with_a_warning_in_the_report(settings: Se
     (settings.corpus_dir / "nul.txt").write_bytes(A.replace("十天", "十\x00天").encode())
     report = update_index(settings, FakeEmbedder())
     assert report.added == ["nul.txt"] and report.warnings == ["nul.txt: removed 1 NUL characters"]
-    assert load_index(settings.index_dir).articles["nul.txt"]["warnings"] == report.warnings
+    assert list(load_index(settings.index_dir).articles["nul.txt"].warnings) == report.warnings
 
 
 SHARD_CHILD = """

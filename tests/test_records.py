@@ -60,7 +60,7 @@ def test_jsonl_with_a_malformed_line_imports_the_rest(
     assert len(report.skipped) == 1 and report.skipped[0].startswith("export.jsonl: line 2 is not valid JSON")
     index = load_index(settings.index_dir)
     meta = index.articles["export.jsonl#a1"]
-    assert (meta["title"], meta["date"], meta["source"], meta["record"]) == (
+    assert (meta.title, meta.date, meta.source, meta.record) == (
         "港珠澳大桥通车",
         "2018-10-24",
         "新华社",
@@ -89,7 +89,7 @@ def test_gbk_csv_is_read_with_its_encoding_and_mapped_columns(
     report = update_index(mapped, fake_embedder)
     assert report.added == ["导出.csv#1", "导出.csv#2", "导出.csv#3"] and not report.skipped
     index = load_index(settings.index_dir)
-    assert index.articles["导出.csv#3"]["date"] == "2020-06-23"
+    assert index.articles["导出.csv#3"].date == "2020-06-23"
     quote = Answerer(Retriever(index, fake_embedder)).ask("北斗系统由多少颗卫星组成？").quotes[0]
     assert quote.article_id == "导出.csv#3" and "北斗系统由五十五颗卫星组成。" in quote.quote
 

@@ -93,7 +93,7 @@ def test_an_index_of_the_old_layout_is_rebuilt_by_an_update_without_embedding_ag
         load_index(settings.index_dir)
     upgrading = FakeEmbedder()
     report = update_index(settings, upgrading)  # an update rebuilds it in the new layout
-    assert report.added == ["a.txt"] and load_index(settings.index_dir).manifest["format"] == 4
+    assert report.added == ["a.txt"] and load_index(settings.index_dir).manifest.format == 4
     assert upgrading.embedded == [], "the old index's vectors are reused"
     assert any("older version" in w for w in report.warnings)
 

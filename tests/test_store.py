@@ -9,6 +9,7 @@ import pytest
 from assistant.config import HnswSettings, Settings
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from assistant.indexing import titled, update_index
+from assistant.manifest import Counts
 from assistant.service import Assistant
 from assistant.store import PassageRecord, PassageTable, current_generation, load_index
 from assistant.stores.faiss import build_faiss, faiss_kind
@@ -27,8 +28,8 @@ def built(settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
 
 def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) -> None:
     index = load_index(built.index_dir)
-    counts = {"articles": 2, "passages": len(index.passages), "sentences": len(index.sentence_vectors)}
-    assert index.manifest["counts"] == counts and counts["sentences"] == 5
+    counts = Counts(articles=2, passages=len(index.passages), sentences=len(index.sentence_vectors))
+    assert index.manifest.counts == counts and counts.sentences == 5
     assert index.store.count() == len(index.passages)
     assert set(index.articles) == {"a.txt", "b.txt"}
     for p in index.passages:
@@ -41,7 +42,7 @@ def test_save_and_load_round_trip(built: Settings, fake_embedder: FakeEmbedder) 
         )
         for (start, end, _), row in zip(p.sentences, p.sentence_rows, strict=True):
             expected = fake_embedder.embed_passages(
-                [titled(index.articles[p.article_id]["title"], text[start:end])]
+                [titled(index.articles[p.article_id].title, text[start:end])]
             )
             np.testing.assert_allclose(index.sentence_vectors[row], expected[0], atol=2e-3)
     top = index.store.search(fake_embedder.embed_queries(["天津医疗队"])[0], 1)

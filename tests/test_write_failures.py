@@ -167,4 +167,4 @@ def test_an_update_with_a_new_duplicate_still_writes(built: Settings) -> None:
     write_article(built.corpus_dir, "copy.txt", A)
     report = update_index(built, FakeEmbedder())
     assert report.duplicates and current_generation(built.index_dir) != live
-    assert load_index(built.index_dir).articles["a.txt"]["also_in"] == ["copy.txt"]
+    assert load_index(built.index_dir).articles["a.txt"].also_in == ("copy.txt",)
