@@ -41,6 +41,7 @@ IPV4_SOURCE = 12  # offset of the source address in an IPv4 header
 BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 BPF_ALU_MOD_K = 0x94  # BPF_ALU | BPF_MOD | BPF_K
 BPF_RET_A = 0x16  # BPF_RET | BPF_A
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def steering_program(count: int) -> list[tuple[int, int, int, int]]:
@@ -101,6 +102,7 @@ def run_workers(sockets: list[socket.socket], serve_one: Callable[[socket.socket
         AssistantError: a worker ended with an error.
     """
     children: dict[int, int] = {}
+    parent = os.getpid()
     for number, sock in enumerate(sockets):
         pid = os.fork()
         if pid == 0:  # the worker
@@ -109,6 +111,7 @@ def run_workers(sockets: list[socket.socket], serve_one: Callable[[socket.socket
                     other.close()
             code = 0
             try:
+                die_with(parent)
                 serve_one(sock)
             except KeyboardInterrupt:
                 pass
@@ -152,6 +155,20 @@ def run_workers(sockets: list[socket.socket], serve_one: Callable[[socket.socket
             signal.signal(sig, handler)
     if failed:
         raise AssistantError(f"a server worker failed (exit code {failed}); see the log above")
+
+
+def die_with(parent: int) -> None:
+    """Have the kernel stop this worker (SIGTERM, a graceful stop) when ``parent`` dies.
+
+    A parent stopped by SIGTERM or Ctrl-C stops its workers itself; one killed outright (SIGKILL,
+    the OOM killer) cannot, and its workers would go on answering from the port, from an index
+    nobody restarts, beside the server that replaces it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("a worker could not ask to end with its parent: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent:  # the parent died before the request took effect
+        raise KeyboardInterrupt
 
 
 def in_child(work: Callable[[], None]) -> None:

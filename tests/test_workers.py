@@ -191,6 +191,28 @@ def test_sigterm_stops_every_worker(server: tuple[int, subprocess.Popen[bytes]])
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 
+def test_workers_end_when_the_parent_is_killed(server: tuple[int, subprocess.Popen[bytes]]) -> None:
+    """SIGKILL (the OOM killer, kill -9) gives the parent no chance to stop them: the kernel does."""
+    _, process = server
+    workers = workers_of(process.pid)
+    assert len(workers) == 2
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while [pid for pid in workers if alive(pid)]:
+        assert time.monotonic() < deadline, f"workers outlived their parent: {workers}"
+        time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (an orphan reaped by init, or a zombie, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_a_taken_port_is_refused_with_a_message() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
