@@ -51,6 +51,10 @@ class IndexBusy(AssistantError):
     """Another update of the same index is running."""
 
 
+class StoreUnavailable(AssistantError):
+    """The passage store (a Milvus server or Lite file) cannot be reached or refused a request."""
+
+
 class IndexWriteError(AssistantError):
     """The index (or corpus) folder cannot be written: disk full, read-only, no permission."""
 

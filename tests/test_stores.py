@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from assistant.cli import main
 from assistant.config import Settings
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
@@ -21,6 +23,7 @@ from assistant.stores import PassageFields, Where, new_store
 from assistant.stores.faiss import FaissStore
 from assistant.stores.milvus import MilvusStore, where_expression
 from tests.conftest import FakeEmbedder, write_article
+from tests.gradio_http import free_port
 
 TEXTS = [
     ("a.txt", "2020-02-05", "新华社", "火神山医院由中建三局承建，十天建成。"),
@@ -252,3 +255,28 @@ def test_a_lite_index_built_by_one_process_answers_in_the_next(settings: Setting
         )
         assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "b.txt"
+
+
+def test_a_milvus_server_that_does_not_answer_is_a_message(tmp_path: Path, fake_model: None) -> None:
+    (tmp_path / "corpus").mkdir()
+    write_article(tmp_path / "corpus", "a.txt", "　　" + TEXTS[0][3])
+    nobody = f"http://127.0.0.1:{free_port()}"
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"), "--store", nobody]
+    result = CliRunner().invoke(main, ["index", "build", *paths])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"Error: the Milvus server at {nobody} did not answer as expected" in result.output
+    assert "ASSISTANT_MILVUS_TOKEN" in result.output
+
+
+def test_a_login_token_reaches_the_server_and_is_written_nowhere(
+    settings: Settings, milvus_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "root:s3cret-never-on-disk"
+    monkeypatch.setenv("ASSISTANT_MILVUS_TOKEN", secret)
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    settings = replace(settings, store=milvus_server)
+    update_index(settings, FakeEmbedder())
+    index = load_index(settings.index_dir)
+    assert Retriever(index, FakeEmbedder()).search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
+    written = [p for p in settings.index_dir.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if secret.encode() in p.read_bytes()]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from assistant.config import DEFAULT_HNSW, HnswSettings
-from assistant.errors import IndexWriteError
+from assistant.errors import IndexWriteError, StoreUnavailable
 from assistant.lexical import STOPWORDS, normalize, tokenize
 from assistant.stores.base import PassageFields, Ranking, Where
 
@@ -41,6 +42,11 @@ BATCH = 1000
 TEXT_BYTES = 65_535
 TEXT_CHARS = 20_000
 _STOP = sorted(STOPWORDS | set("，。、；：？！“”‘’（）《》【】—…·,.;:?!\"'()[]-"))
+# A Milvus server with authentication on: its token ("user:password" or an API key) comes from
+# the environment only, so it is never written to the manifest or shown in a message.
+TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
+# Seconds to wait for a server to answer the first connection.
+CONNECT_TIMEOUT = 10.0
 
 
 class LiteQuirks:
@@ -122,6 +128,39 @@ def _batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
+class Guarded:
+    """A pymilvus client whose every call turns an engine error into a message (StoreUnavailable).
+
+    A server that goes away, refuses a login or rejects a request raises pymilvus's or gRPC's own
+    exceptions from any call; the user sees what failed and what to do, never a traceback.
+    """
+
+    def __init__(self, client: Any, unavailable: Any) -> None:
+        self._client = client
+        self._unavailable = unavailable
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - see the class docstring
+                if _is_engine_error(exc):
+                    raise self._unavailable(exc) from exc
+                raise
+
+        return call
+
+
+def _is_engine_error(exc: Exception) -> bool:
+    """Whether ``exc`` comes from the engine or the wire (pymilvus, gRPC), not from our own code."""
+    module = type(exc).__module__ or ""
+    return module.startswith(("pymilvus", "grpc"))
+
+
 class MilvusStore:
     """Passages in a Milvus collection; see the module docstring.
 
@@ -146,7 +185,7 @@ class MilvusStore:
         hnsw: HnswSettings = DEFAULT_HNSW,
     ) -> None:
         self.spec = spec
-        self.uri, _ = parse_spec(spec)
+        self.uri, self.lite = parse_spec(spec)
         self.dim = dim
         self.collection = collection or f"assistant_{uuid.uuid4().hex[:12]}"
         self.index = index
@@ -165,8 +204,25 @@ class MilvusStore:
                 raise IndexWriteError(
                     "the Milvus store needs pymilvus: pip install pymilvus milvus-lite"
                 ) from exc
-            self._client = MilvusClient(self.uri)
+            token = os.environ.get(TOKEN_ENV, "")
+            options: dict[str, Any] = {"token": token} if token and not self.lite else {}
+            try:
+                client = MilvusClient(self.uri, timeout=CONNECT_TIMEOUT, **options)
+            except Exception as exc:  # noqa: BLE001 - pymilvus raises its own and gRPC's errors
+                raise self.unavailable(exc) from exc
+            self._client = Guarded(client, self.unavailable)
         return self._client
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """The message for a failed call to the engine: what failed, and what to do."""
+        reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        if self.lite:
+            return StoreUnavailable(f"the Milvus Lite file {self.spec} cannot be used: {reason}")
+        return StoreUnavailable(
+            f"the Milvus server at {self.uri} did not answer as expected: {reason}. Is it running and "
+            f"reachable? Choose another store with --store / ASSISTANT_STORE; a server that needs a "
+            f"login takes its token from {TOKEN_ENV}"
+        )
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
