@@ -53,6 +53,7 @@ from assistant.errors import (
     IndexNotFound,
     IndexWriteError,
     ModelError,
+    StoreUnavailable,
 )
 from assistant.indexing import BuildReport
 from assistant.manage import public_message
@@ -70,7 +71,7 @@ INTERNAL = "服务器内部错误，详情见服务器日志。"
 # Module-level: FastAPI reads the routes' annotations (strings here) in this module's namespace.
 BEARER = HTTPBearer(auto_error=False, description="管理员密码（ASSISTANT_ADMIN_PASSWORD）")
 # Index states a caller can only wait out or have the operator fix.
-UNAVAILABLE = (IndexNotFound, IndexCorrupt, IndexMismatch, ModelError)
+UNAVAILABLE = (IndexNotFound, IndexCorrupt, IndexMismatch, ModelError, StoreUnavailable)
 
 DESCRIPTION = """新闻问答的 HTTP 接口：提问得到逐字引用原文、标明出处的回答。
 

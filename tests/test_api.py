@@ -20,11 +20,12 @@ from click.testing import CliRunner
 
 from assistant import service
 from assistant.access import AdminGate
+from assistant.api import status_of
 from assistant.api_models import AskReply
 from assistant.app import serve
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, StoreUnavailable
 from assistant.indexing import index_lock, update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
@@ -411,3 +412,8 @@ def test_a_taken_port_is_a_message(settings: Settings, block: bool) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(AssistantError, match="port taken"):
             serve(assistant, "127.0.0.1", port, block=block)
+
+
+def test_a_store_that_does_not_answer_is_the_servers_fault() -> None:
+    """A Milvus server gone away is a 503 (try again later), not the caller's 400."""
+    assert status_of(StoreUnavailable("the Milvus server at http://db:19530 did not answer")) == 503

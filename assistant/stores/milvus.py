@@ -217,7 +217,8 @@ class MilvusStore:
         """The message for a failed call to the engine: what failed, and what to do."""
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if self.lite:
-            return StoreUnavailable(f"the Milvus Lite file {self.spec} cannot be used: {reason}")
+            # Named without its folder: the message may reach the chat, which shows no server paths.
+            return StoreUnavailable(f"the Milvus Lite file {Path(self.uri).name} cannot be used: {reason}")
         return StoreUnavailable(
             f"the Milvus server at {self.uri} did not answer as expected: {reason}. Is it running and "
             f"reachable? Choose another store with --store / ASSISTANT_STORE; a server that needs a "
