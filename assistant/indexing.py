@@ -52,7 +52,7 @@ from assistant.store import (
     remove_partial,
     save_index,
 )
-from assistant.stores import PassageFields, PassageStore, new_store
+from assistant.stores import PassageFields, PassageStore, new_store, reach
 from assistant.stores.owned import claim, release
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,8 @@ def assemble(
     with report.stage("chunk"):
         plan_ = collect_passages(sources, settings, old, cache)
     missing = [(h, t) for h, t in plan_.texts.items() if h not in cache]
+    if old is None and missing:
+        reach(settings.store)  # a new store's server must answer before the embedding, not after it
     with report.stage("embed"):
         embed_all(missing, embedder, cache, settings.embed_batch, show_progress, progress)
     report.embedded = len(missing)

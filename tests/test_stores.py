@@ -266,6 +266,8 @@ def test_a_milvus_server_that_does_not_answer_is_a_message(tmp_path: Path, fake_
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"Error: the Milvus server at {nobody} did not answer as expected" in result.output
     assert "ASSISTANT_MILVUS_TOKEN" in result.output
+    cache = tmp_path / "index" / ".cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()], "it failed before embedding, not after"
 
 
 def test_a_login_token_reaches_the_server_and_is_written_nowhere(

@@ -23,6 +23,7 @@ __all__ = [
     "check_store",
     "load_store",
     "new_store",
+    "reach",
     "store_files",
     "store_problem",
 ]
@@ -57,6 +58,19 @@ def new_store(spec: str, dim: int, hnsw: HnswSettings = DEFAULT_HNSW) -> Passage
     from assistant.stores.milvus import MilvusStore
 
     return MilvusStore(_canonical(spec), dim, hnsw=hnsw)
+
+
+def reach(spec: str) -> None:
+    """Reach the store's engine now, so that a server that does not answer fails a build before
+    its embedding (hours for an archive), not after.
+
+    Raises:
+        StoreUnavailable: the server does not answer.
+    """
+    if spec.startswith(("http://", "https://", "tcp://")):  # a Lite file is local: nothing to wait for
+        from assistant.stores.milvus import MilvusStore
+
+        MilvusStore(spec, 1).connect()
 
 
 def store_files(described: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:

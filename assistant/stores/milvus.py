@@ -213,6 +213,14 @@ class MilvusStore:
             self._client = Guarded(client, self.unavailable)
         return self._client
 
+    def connect(self) -> None:
+        """Reach the engine now; otherwise the client is made at its first use.
+
+        Raises:
+            StoreUnavailable: it does not answer.
+        """
+        self.client.list_collections()
+
     def unavailable(self, exc: BaseException) -> StoreUnavailable:
         """The message for a failed call to the engine: what failed, and what to do."""
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
