@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 
 from assistant import runtime, service
+from assistant.answer import Answerer
 from assistant.config import Settings
+from assistant.indexing import update_index
 from assistant.lexical import bigrams_of
+from assistant.retrieval import Retriever
+from assistant.store import load_index
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -72,6 +76,13 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
 def settings(tmp_path: Path) -> Settings:
     (tmp_path / "corpus").mkdir(exist_ok=True)
     return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=FakeEmbedder.model_id)
+
+
+def answerer_over(settings: Settings, embedder: FakeEmbedder, article: str) -> Answerer:
+    """An answerer over an index of one article (``a.txt``), built with ``embedder``."""
+    write_article(settings.corpus_dir, "a.txt", article)
+    update_index(settings, embedder)
+    return Answerer(Retriever(load_index(settings.index_dir), embedder))
 
 
 def write_article(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:

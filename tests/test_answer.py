@@ -14,7 +14,7 @@ from assistant.lexical import tokenize
 from assistant.quoting import models
 from assistant.retrieval import Retriever
 from assistant.store import load_index
-from tests.conftest import FakeEmbedder, write_article
+from tests.conftest import FakeEmbedder, answerer_over, write_article
 
 ARTICLE = (
     "---\ntitle: 火神山<医院>\n---\n"
@@ -26,9 +26,7 @@ ARTICLE = (
 
 @pytest.fixture
 def answerer(settings: Settings, fake_embedder: FakeEmbedder) -> Answerer:
-    write_article(settings.corpus_dir, "a.txt", ARTICLE)
-    update_index(settings, fake_embedder)
-    return Answerer(Retriever(load_index(settings.index_dir), fake_embedder))
+    return answerer_over(settings, fake_embedder, ARTICLE)
 
 
 def test_quote_is_the_answering_sentence_at_exact_offsets(answerer: Answerer, settings: Settings) -> None:
@@ -170,11 +168,8 @@ def test_any_question_answers_or_is_refused_and_user_text_stays_inert(
 def answerer_for_property(tmp_path_factory) -> Answerer:
     root = tmp_path_factory.mktemp("prop")
     (root / "corpus").mkdir()
-    write_article(root / "corpus", "a.txt", ARTICLE)
     s = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=FakeEmbedder.model_id)
-    embedder = FakeEmbedder()
-    update_index(s, embedder)
-    return Answerer(Retriever(load_index(s.index_dir), embedder), AnswerSettings())
+    return answerer_over(s, FakeEmbedder(), ARTICLE)
 
 
 def test_follow_up_weights_decay_with_age_and_standalone_questions_carry_nothing(

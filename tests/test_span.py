@@ -8,12 +8,9 @@ import pytest
 from assistant.answer import Answer, Answerer, Quote, highlight, render_answer
 from assistant.api_models import AskReply
 from assistant.config import Settings
-from assistant.indexing import update_index
-from assistant.retrieval import Retriever
 from assistant.span import AnswerSpan, answer_span, asked_type, candidates, rank
 from assistant.span_metrics import char_f1, exact_match
-from assistant.store import load_index
-from tests.conftest import FakeEmbedder, write_article
+from tests.conftest import FakeEmbedder, answerer_over
 
 # Real sentences: the seed corpus, People's Daily (natural-news) and DRCD's traditional script.
 SENTENCES = [
@@ -89,9 +86,7 @@ ARTICLE = (
 
 @pytest.fixture
 def answerer(settings: Settings, fake_embedder: FakeEmbedder) -> Answerer:
-    write_article(settings.corpus_dir, "a.txt", ARTICLE)
-    update_index(settings, fake_embedder)
-    return Answerer(Retriever(load_index(settings.index_dir), fake_embedder))
+    return answerer_over(settings, fake_embedder, ARTICLE)
 
 
 def test_json_and_api_carry_the_span_or_null(answerer: Answerer) -> None:
