@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 import numpy as np
 
@@ -81,6 +81,25 @@ class PassageRecord:
     sentence_rows: tuple[int, ...]
 
 
+class Piece(NamedTuple):
+    """A passage's span of its article and its text, without the rest of its record."""
+
+    start: int
+    end: int
+    text: str
+
+
+class Spanned(Protocol):
+    """Anything with a span of an article and that span's text (a record or a piece)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+
+
 class PassageTable(Sequence[PassageRecord]):
     """The passage table held column by column: loading it is a few array reads, and a
     :class:`PassageRecord` is only made for the rows that are looked at.
@@ -96,6 +115,9 @@ class PassageTable(Sequence[PassageRecord]):
         self.columns = columns
         self.article = columns["article"]
         self.ids = columns["id"]
+        # Rows grouped by article, made at the first lookup: every answer looks up its quotes'
+        # articles, and scanning the whole table for each cost time in proportion to its size.
+        self._grouped: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_records(cls, records: Sequence[PassageRecord]) -> PassageTable:
@@ -155,9 +177,30 @@ class PassageTable(Sequence[PassageRecord]):
         return (self[i] for i in range(len(self)))
 
     def rows_of(self, article_ids: set[str]) -> np.ndarray:
-        """The row numbers of the passages of these articles."""
-        wanted = [n for n, a in enumerate(self.article_ids) if a in article_ids]
-        return np.flatnonzero(np.isin(self.article, wanted))
+        """The row numbers of the passages of these articles, in order."""
+        if self._grouped is None:
+            order = np.argsort(self.article, kind="stable")
+            bounds = np.searchsorted(self.article[order], np.arange(len(self.article_ids) + 1))
+            self._grouped = ({a: n for n, a in enumerate(self.article_ids)}, order, bounds)
+        number, order, bounds = self._grouped
+        found = [order[bounds[n] : bounds[n + 1]] for a in article_ids if (n := number.get(a)) is not None]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+    def pieces(self, rows: np.ndarray) -> list[Piece]:
+        """The span and text of each of these rows, read straight from the columns."""
+        c = self.columns
+        offsets = c["text_offsets"]
+        return [
+            Piece(int(c["start"][r]), int(c["end"][r]), self.text[int(offsets[r]) : int(offsets[r + 1])])
+            for r in rows
+        ]
+
+    def sentence_spans(self, rows: np.ndarray) -> np.ndarray:
+        """The (start, end, paragraph) of every sentence of these rows, one row each."""
+        indptr = self.columns["sentence_indptr"]
+        first, counts = indptr[rows], indptr[rows + 1] - indptr[rows]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.columns["sentence_spans"][np.repeat(first, counts) + within]
 
     def ids_of(self, article_ids: set[str]) -> np.ndarray:
         """The passage ids of these articles."""
@@ -242,20 +285,24 @@ class IndexData:
 
     def paragraph_text(self, article_id: str, paragraph: int) -> tuple[int, str]:
         """A paragraph's start offset and text, pieced together from the passages that hold it."""
-        passages = [self.passages[int(i)] for i in self.passages.rows_of({article_id})]
-        spans = [(a, b) for p in passages for a, b, para in p.sentences if para == paragraph]
-        if not spans:
+        table = self.passages
+        rows = table.rows_of({article_id})
+        spans = table.sentence_spans(rows)
+        spans = spans[spans[:, 2] == paragraph]
+        if not len(spans):
             return 0, ""
-        first, last = min(a for a, _ in spans), max(b for _, b in spans)
-        start, text = stitch([p for p in passages if p.end > first and p.start < last])
+        first, last = int(spans[:, 0].min()), int(spans[:, 1].max())
+        columns = table.columns
+        rows = rows[(columns["end"][rows] > first) & (columns["start"][rows] < last)]
+        start, text = stitch(table.pieces(rows))
         return first, text[first - start : last - start]
 
     def article_text(self, article_id: str) -> tuple[int, str]:
         """Where an article's indexed text starts, and that text, pieced together from its passages."""
-        return stitch([self.passages[int(i)] for i in self.passages.rows_of({article_id})])
+        return stitch(self.passages.pieces(self.passages.rows_of({article_id})))
 
 
-def stitch(passages: Sequence[PassageRecord]) -> tuple[int, str]:
+def stitch(passages: Sequence[Spanned]) -> tuple[int, str]:
     """The text one article's passages cover, and its start offset in the article.
 
     Passages overlap by whole sentences. A gap between two holds only blanks (a paragraph

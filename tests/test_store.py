@@ -11,7 +11,7 @@ from assistant.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from assistant.indexing import titled, update_index
 from assistant.manifest import Counts
 from assistant.service import Assistant
-from assistant.store import PassageRecord, PassageTable, current_generation, load_index
+from assistant.store import PassageRecord, PassageTable, current_generation, load_index, stitch
 from assistant.stores.faiss import build_faiss, faiss_kind
 from tests.conftest import FakeEmbedder, write_article
 
@@ -115,6 +115,36 @@ def test_passage_table_round_trips_every_field(tmp_path: Path) -> None:
         again.by_id(3)
     with pytest.raises(IndexError):
         again[3]
+
+
+def test_article_and_paragraph_text_read_from_the_columns_are_those_of_the_records(
+    built: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    # a.txt changes after b.txt was indexed, so its rows now come after b.txt's.
+    body = (
+        "　　火神山医院由中建三局建设。十天建成。\n\n　　党员突击队日夜奋战！病床一千张。\n　　医院交付使用。"
+    )
+    write_article(built.corpus_dir, "a.txt", body)
+    write_article(built.corpus_dir, "c.txt", "　　雷神山医院开始收治病人。")
+    update_index(built, fake_embedder)
+    index = load_index(built.index_dir)
+    rows = index.passages.rows_of({"a.txt"})
+    assert list(index.passages.rows_of({"a.txt", "c.txt"})) == sorted(
+        [*rows, *index.passages.rows_of({"c.txt"})]
+    )
+    assert len(index.passages.rows_of({"gone.txt"})) == 0
+    for article_id in ("a.txt", "b.txt", "c.txt"):
+        text = (built.corpus_dir / article_id).read_bytes().decode("utf-8")
+        start, stitched = index.article_text(article_id)
+        records = [index.passages[int(r)] for r in index.passages.rows_of({article_id})]
+        assert (start, stitched) == stitch(records)
+        assert all(stitched[p.start - start : p.end - start] == text[p.start : p.end] for p in records)
+        for paragraph in {para for p in records for _, _, para in p.sentences}:
+            first, para_text = index.paragraph_text(article_id, paragraph)
+            sentences = [(a, b) for p in records for a, b, para in p.sentences if para == paragraph]
+            assert first == min(a for a, _ in sentences)
+            assert para_text == text[first : max(b for _, b in sentences)]
+    assert index.paragraph_text("a.txt", 99) == (0, "")
 
 
 def test_faiss_index_is_exact_when_small_and_hnsw_when_large() -> None:
