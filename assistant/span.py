@@ -21,6 +21,7 @@ import json
 import math
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -259,8 +260,12 @@ def asked_type(question: str) -> str:
     return question_kind(simple) or "other"
 
 
+@lru_cache(maxsize=CACHED_SENTENCES)
 def _folded(text: str) -> str:
-    """Width and script folded, one character for one, so offsets carry over to ``text``."""
+    """Width and script folded, one character for one, so offsets carry over to ``text``.
+
+    Remembered: a sentence whose width folding changes its length (…, ㎡) is folded a character
+    at a time, a hundred script conversions."""
     folded = to_simplified(unicodedata.normalize("NFKC", text))
     if len(folded) == len(text):
         return folded
@@ -425,34 +430,65 @@ def _occurrences(
     return out
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What the candidates' features read of a question, worked out once per question."""
+
+    folded: str
+    asked: str
+    accepts: frozenset[str] | None
+    unit: re.Pattern[str] | None
+    terms: tuple[str, ...]
+    chars: frozenset[str]
+    # The question's text before and after its question word, and each term's side of it.
+    left: str
+    right: str
+    sides: dict[str, bool]
+    bigrams: frozenset[str]
+
+
+@lru_cache(maxsize=1024)
+def _reading(question: str) -> _Reading:
+    q = _folded(question).lower()
+    asked = asked_type(question)
+    accepts = ACCEPTS.get(asked)
+    terms = tuple(t for t in dict.fromkeys(tokenize(question)) if len(t) >= 2 or not t.isascii())
+    wh = _WH.search(q)
+    return _Reading(
+        folded=q,
+        asked=asked,
+        accepts=frozenset(accepts) if accepts is not None else None,
+        unit=unit_pattern(to_simplified(question)),
+        terms=terms,
+        chars=frozenset(ch for ch in q if ch.isalnum()),
+        left=q[: wh.start()] if wh else "",
+        right=q[wh.end() :] if wh else "",
+        sides={t: (q.find(t) < wh.start()) for t in terms if wh and t in q},
+        bigrams=frozenset(q[n : n + 2] for n in range(len(q) - 1) if q[n].isalnum() and q[n + 1].isalnum()),
+    )
+
+
 def candidates(question: str, sentence: str) -> list[SpanCandidate]:
     """The sentence's candidate answers to ``question``, each with its features (FEATURES)."""
     if not sentence.strip():
         return []
     folded = _folded(sentence)
-    q = _folded(question).lower()
-    asked = asked_type(question)
-    accepts = ACCEPTS.get(asked)
-    unit = unit_pattern(to_simplified(question))
-    terms = [t for t in dict.fromkeys(tokenize(question)) if len(t) >= 2 or not t.isascii()]
+    reading = _reading(question)
+    q, terms, unit, sides = reading.folded, list(reading.terms), reading.unit, reading.sides
+    q_chars, q_left, q_right, q_bigrams = reading.chars, reading.left, reading.right, reading.bigrams
     tokens = _tagged(folded)
     hits = _occurrences(folded.lower(), terms, tokens)
-    q_chars = {ch for ch in q if ch.isalnum()}
-    wh = _WH.search(q)
-    q_left, q_right = (q[: wh.start()], q[wh.end() :]) if wh else ("", "")
-    # Each question term's side of the question word, to compare with its side of a candidate.
-    sides = {t: (q.find(t) < wh.start()) for t in terms if wh and t in q}
     lowered = folded.lower()
     stops = [0] + [m.end() for m in _SENTENCE_END.finditer(folded)] + [len(folded)]
     in_sentence = [
         len({lowered[s:e] for s, e in hits if lo <= s and e <= hi})
         for lo, hi in zip(stops, stops[1:], strict=False)
     ]
-    q_bigrams = {q[n : n + 2] for n in range(len(q) - 1) if q[n].isalnum() and q[n + 1].isalnum()}
     ends = [0] + [m.end() for m in _CLAUSE_END.finditer(folded)] + [len(folded)]
     whole = _trim(folded, 0, len(folded))
     out = []
-    for (a, b), kinds in sorted(_spans(folded, tokens, hits).items()):
+    for (a, b), proposed in sorted(_spans(folded, tokens, hits).items()):
+        kinds = frozenset(proposed)
         text = folded[a:b]
         chars = [ch for ch in text.lower() if ch.isalnum()]
         in_q = sum(ch in q_chars for ch in chars) / max(len(chars), 1)
@@ -464,18 +500,17 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
         before = folded[max(0, a - 4) : a]
         placed = [(lowered[s:e], s < a) for s, e in hits if e <= a or s >= b]
         agree = [left == sides[t] for t, left in placed if t in sides]
-        lo = max(x for x in ends if x <= a)
-        hi = min((x for x in ends if x >= b), default=len(folded))
+        lo = ends[bisect_right(ends, a) - 1]
+        hi = ends[n] if (n := bisect_left(ends, b)) < len(ends) else len(folded)
         clause_terms = {lowered[s:e] for s, e in hits if lo <= s and e <= hi}
-        first = max(n for n, x in enumerate(stops[:-1]) if x <= a)
-        last = max(n for n, x in enumerate(stops[:-1]) if x < b)
+        first = bisect_right(stops, a, hi=len(stops) - 1) - 1
+        last = bisect_left(stops, b, hi=len(stops) - 1) - 1
         terms_in = max(in_sentence[first : last + 1])
         around = lowered[max(0, a - WINDOW) : a] + "|" + lowered[b : b + WINDOW]
         context = sum(g in around for g in q_bigrams) / max(len(q_bigrams), 1)
+        kind_features, interactions = _kind_features(reading.asked, kinds)
         features = (
-            *(float(k in kinds) for k in KINDS),
-            float(accepts is not None and bool(kinds & accepts)),
-            float(accepts is not None and not kinds & accepts),
+            *kind_features,
             0.5 if unit is None else float(bool(unit.search(text))),
             in_q,
             float(text.lower() in q),
@@ -496,19 +531,42 @@ def candidates(question: str, sentence: str) -> list[SpanCandidate]:
             terms_in / max(len(terms), 1),
             float(terms_in == max(in_sentence)),
             context,
-            *(float(t == asked and k in kinds) for t in QUESTION_TYPES for k in KINDS),
+            *interactions,
         )
-        out.append(SpanCandidate(a, b, sentence[a:b], frozenset(kinds), features))
+        out.append(SpanCandidate(a, b, sentence[a:b], kinds, features))
     return out
 
 
-def overlap_f1(a: SpanCandidate, b: SpanCandidate) -> float:
-    """The character F1 of two spans of the same sentence, from their offsets."""
-    common = min(a.end, b.end) - max(a.start, b.start)
-    if common <= 0:
-        return 0.0
-    precision, recall = common / (a.end - a.start), common / (b.end - b.start)
-    return 2 * precision * recall / (precision + recall)
+_NO_INTERACTION = (0.0,) * (len(QUESTION_TYPES) * len(KINDS))
+
+
+@lru_cache(maxsize=4096)
+def _kind_features(asked: str, kinds: frozenset[str]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The features a span's kinds give under the asked type: one flag per kind, whether the
+    type accepts them and whether it rejects them; then the type × kind indicators."""
+    accepts = ACCEPTS.get(asked)
+    head = (
+        *(float(k in kinds) for k in KINDS),
+        float(accepts is not None and bool(kinds & accepts)),
+        float(accepts is not None and not kinds & accepts),
+    )
+    interactions = list(_NO_INTERACTION)
+    row = QUESTION_TYPES.index(asked) * len(KINDS)
+    for k in kinds:
+        interactions[row + KINDS.index(k)] = 1.0
+    return head, tuple(interactions)
+
+
+def expected_f1(candidates: list[SpanCandidate], shares: np.ndarray, first: int) -> np.ndarray:
+    """For each of the first ``first`` candidates, its character F1 with every candidate of the
+    same sentence, weighted by that candidate's share: the overlap it can expect."""
+    starts = np.asarray([c.start for c in candidates], dtype=np.float64)
+    ends = np.asarray([c.end for c in candidates], dtype=np.float64)
+    head = slice(0, first)
+    common = np.minimum(ends[head, None], ends) - np.maximum(starts[head, None], starts)
+    lengths = (ends - starts)[head, None] + (ends - starts)
+    f1 = np.where(common > 0, 2 * common / lengths, 0.0)
+    return f1 @ shares
 
 
 def choose(
@@ -523,14 +581,11 @@ def choose(
     """
     scores = np.asarray([s for s, _ in scored], dtype=np.float64)
     shares = shares_of(scores)
-    expected = [
-        sum(float(p) * overlap_f1(c, other) for p, (_, other) in zip(shares, scored, strict=True))
-        for _, c in scored[:DECODE]
-    ]
+    expected = expected_f1([c for _, c in scored], shares, DECODE)
     pick = int(np.argmax(expected))
     best = scored[pick][1]
     top = best.features
-    asked = asked_type(question)
+    asked = _reading(question).asked
     evidence = [
         float(shares[pick]),
         float(scores[0] - scores[1]) if len(scores) > 1 else 5.0,
