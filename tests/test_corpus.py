@@ -256,3 +256,12 @@ def test_gbk_text_charset_normalizer_cannot_place_is_read_as_gb18030() -> None:
     data = UNGUESSED_GBK.encode("gbk")
     assert from_bytes(data, cp_isolation=["gb18030", "big5"]).best() is None  # the case this guards
     assert decode_bytes(data) == (UNGUESSED_GBK, "gb18030")
+
+
+def test_control_characters_in_a_title_are_dropped_and_the_text_kept(tmp_path: Path) -> None:
+    text = "---\ntitle: 港珠澳\x07大桥\x08\nsource: 新华\x01社\n---\n" + "正文。" * 100
+    (tmp_path / "a.md").write_bytes(text.encode("utf-8"))
+    (tmp_path / "b.txt").write_bytes("港珠澳\x07大桥\n正文。\n".encode())
+    front, first_line = read_article(tmp_path / "a.md"), read_article(tmp_path / "b.txt")
+    assert (front.title, front.source, front.text) == ("港珠澳 大桥", "新华 社", text)
+    assert first_line.title == "港珠澳 大桥" and first_line.text == "港珠澳\x07大桥\n正文。\n"

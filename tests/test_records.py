@@ -240,3 +240,16 @@ def test_a_jsonl_export_with_no_body_field_at_all_is_one_message(tmp_path: Path)
     with pytest.raises(CorpusError, match=r"^none.jsonl: no body field in record 1; expected one of"):
         list(read_records(tmp_path / "none.jsonl", tmp_path, "", skipped, 2**20))
     assert skipped == []
+
+
+def test_control_characters_in_a_records_title_and_source_are_dropped(tmp_path: Path) -> None:
+    # An escape sequence in a title would drive the terminal of whoever runs `index info`.
+    record = {
+        "id": "a",
+        "title": "\x1b]0;pwned\x07港珠澳\x1b[2J大桥",
+        "source": "新华\x00社\r\n",
+        "body": "正文。",
+    }
+    (tmp_path / "e.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
+    assert (article.title, article.source) == ("]0;pwned 港珠澳 [2J大桥", "新华 社")

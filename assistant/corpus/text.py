@@ -19,7 +19,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-from assistant.corpus.article import Article, title_from_body
+from assistant.corpus.article import Article, one_line, title_from_body
 from assistant.errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -196,7 +196,7 @@ def parse_article(
         for line in match.group(1).splitlines():
             key, sep, value = line.partition(":")
             if sep and key.strip():
-                meta[key.strip().lower()] = value.strip().strip("\"'")
+                meta[key.strip().lower()] = one_line(value.strip().strip("\"'")) or ""
         body_start = match.end()
     title = meta.get("title") or title_from_body(text[body_start:]) or path.stem
     return Article(
