@@ -206,6 +206,18 @@ def test_mixed_utf8_and_gbk_lines_are_each_decoded_with_a_warning(tmp_path: Path
     )
 
 
+@pytest.mark.parametrize("lines", [1, 3], ids=["one-line", "three-lines"])
+def test_utf8_with_a_few_bad_bytes_is_read_as_utf8_with_a_warning(tmp_path: Path, lines: int) -> None:
+    # A character cut by a bad copy, then two stray bytes: the rest of the line is still UTF-8, not GBK.
+    body = "　　天津市组建医疗队增援武汉，74名党员进入首批援助医疗队。" * 3
+    good = ("标题\n" * (lines - 1) + body).encode()
+    cut = len(("标题\n" * (lines - 1) + "　　天津市").encode()) + 1  # inside 组
+    data = good[:cut] + b"\xff\xfe" + good[cut + 2 :]
+    article = read_article(write_article_bytes(tmp_path, "d.txt", data), tmp_path)
+    assert article.text == "标题\n" * (lines - 1) + "　　天津市\ufffd\ufffd\ufffd" + body[6:]
+    assert article.encoding == "utf-8" and article.warnings == ("d.txt: 3 undecodable bytes shown as \ufffd",)
+
+
 @pytest.mark.parametrize(
     "data",
     [
