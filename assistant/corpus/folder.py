@@ -27,8 +27,10 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
 
     Symbolic links (to files or folders) are never followed: one could quote any file
     on the server. Folders in ``exclude`` (the index, when it sits inside the corpus) are
-    not read either. Both are listed in ``skipped`` with the reason, by their path in the
-    corpus.
+    not read either, nor files and folders whose name is not UTF-8 text (a GBK name from a
+    Windows zip) or holds a control character: an article id must be text that can be
+    written to the index and printed. All are listed in ``skipped`` with the reason, by their
+    path in the corpus.
     """
     if not root.is_dir():
         raise CorpusError(f"corpus folder {root} does not exist")
@@ -41,6 +43,9 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
             path = here / name
             if name.startswith("."):
                 dirs.remove(name)
+            elif _unusable(name):
+                dirs.remove(name)
+                notes.append(f"{_shown(path.relative_to(root))}/: {_UNUSABLE}")
             elif path.is_symlink():
                 dirs.remove(name)
                 notes.append(
@@ -53,11 +58,32 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
             path = here / name
             if name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES:
                 continue
-            if path.is_symlink():
+            if _unusable(name):
+                notes.append(f"{_shown(path.relative_to(root))}: {_UNUSABLE}")
+            elif path.is_symlink():
                 notes.append(f"{path.relative_to(root).as_posix()}: a symbolic link; not followed")
             elif path.is_file():
                 found.append(path)
     return sorted(found)
+
+
+_UNUSABLE = "the name is not UTF-8 text or holds a control character; rename it to index it"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _unusable(name: str) -> bool:
+    """Whether a file name cannot be an article id: undecodable bytes (held as surrogates) or controls."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return _CONTROL.search(name) is not None
+
+
+def _shown(path: Path) -> str:
+    """A path as printable text: undecodable bytes as \\xNN, control characters as \\xNN too."""
+    raw = os.fsencode(path.as_posix()).decode("utf-8", errors="backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", raw)
 
 
 def _safe_name(name: str) -> str:
