@@ -80,6 +80,18 @@ def _unusable(name: str) -> bool:
     return _CONTROL.search(name) is not None
 
 
+def text_name(name: str) -> str:
+    """A file name as text an article id can be: bytes that are not UTF-8 read as GB18030 (the
+    Chinese names of a Windows zip unpacked here), else each shown as ``_``; controls as ``_``."""
+    if _unusable(name):
+        raw = os.fsencode(name)
+        try:
+            name = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            name = raw.decode("utf-8", errors="replace").replace("\ufffd", "_")
+    return _CONTROL.sub("_", name)
+
+
 def _shown(path: Path) -> str:
     """A path as printable text: undecodable bytes as \\xNN, control characters as \\xNN too."""
     raw = os.fsencode(path.as_posix()).decode("utf-8", errors="backslashreplace")
