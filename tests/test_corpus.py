@@ -189,6 +189,19 @@ def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path)
         remove_article(tmp_path, "../outside.txt")
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("\x00\x00", "no body text"), ("。。。！", "no body text"), ("\x07" * 50 + "正文", "binary data")],
+)
+def test_a_pasted_text_the_index_would_skip_is_refused_unsaved(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    # Saved, it was skipped by every update: a file in the corpus that nobody sees in the Corpus tab.
+    with pytest.raises(CorpusError, match=reason):
+        add_text(tmp_path, "标题", body)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_few_nuls_and_terminal_escapes_are_removed_with_a_warning(tmp_path: Path) -> None:
     data = "标题\n　　火神山\x00医院\x1b[31m十天\x1b[0m建成。\n".encode()
     article = read_article(write_article_bytes(tmp_path, "x.txt", data), tmp_path)

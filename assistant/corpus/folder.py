@@ -165,8 +165,9 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
     """Save a pasted article with its title as front matter.
 
     Raises:
-        CorpusError: the title or the body is empty, or the text is over ``max_bytes``
-            (checked before writing: the indexer would skip it, leaving a file nobody sees).
+        CorpusError: the title or the body is empty, the text is over ``max_bytes`` or does
+            not read as an article (only NULs, controls or punctuation): checked before
+            writing, since the indexer would skip it, leaving a file nobody sees.
     """
     title = " ".join(title.split())
     if not title or not body.strip():
@@ -179,6 +180,7 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
             "for one article; split it into several articles"
         )
     name = _safe_name(title[:40] + ".txt")
+    article_from_bytes(text.encode("utf-8"), name, Path(name), max_bytes)
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
         return _write_new(root, name, text.encode("utf-8"))
