@@ -39,6 +39,9 @@ def ask_server(
     base = url.strip().rstrip("/")
     if "://" not in base:
         base = f"http://{base}"
+    # urllib also opens file:// and ftp:// URLs; an ftp:// address to this port would hang.
+    if not base.lower().startswith(("http://", "https://")):
+        raise AssistantError(f"--server takes an http:// or https:// address, not {url!r}")
     payload: dict[str, Any] = {"question": question, "history": history, "mode": mode}
     chosen = {key: value for key, value in filters.items() if value is not None}
     if chosen:

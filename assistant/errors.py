@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import re
 import zipfile
 import zlib
 
@@ -17,6 +19,9 @@ DAMAGED_FILE: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     zlib.error,
 )
+# numpy's message for a write cut short (it gives no errno), and the errnos a failed write names.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class AssistantError(Exception):
@@ -60,10 +65,21 @@ class IndexWriteError(AssistantError):
 
     @classmethod
     def from_os_error(cls, exc: OSError, what: str) -> IndexWriteError:
-        """A plain message for a failed write of ``what`` (named without absolute paths)."""
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        """A plain message for a failed write of ``what`` (named without absolute paths).
+
+        numpy reports a write the full disk cut short with no errno ("N requested and M
+        written"); that is a full disk too.
+        """
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (exc.errno is None and _SHORT_WRITE.search(str(exc))):
             return cls(f"disk full: {what} could not be written; free some space and try again")
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             why = "on a read-only file system" if exc.errno == errno.EROFS else "without write permission"
             return cls(f"{what} cannot be written: it is {why}")
         return cls(f"{what} could not be written ({exc.strerror or exc})")
+
+
+def os_error_in(message: str) -> OSError:
+    """The OSError a library's failed write names in its message (FAISS raises a RuntimeError
+    ending ``(No space left on device)``), so it gets the same plain message; EIO if none."""
+    code = next((c for c in _WRITE_ERRNOS if os.strerror(c) in message), errno.EIO)
+    return OSError(code, os.strerror(code))

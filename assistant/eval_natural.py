@@ -86,11 +86,18 @@ def load_questions(path: Path) -> list[NaturalQuestion]:
             continue
         try:
             row = json.loads(line)
-            answers = tuple(str(a) for a in row.get("answers") or ())
+            answers = tuple(row.get("answers") or ())
+            # A string for the list would be scored by its characters: any one of them "holds".
+            if not isinstance(row["question"], str) or not row["question"].strip():
+                raise TypeError("'question' must be a non-empty text")
+            if not isinstance(row.get("answers") or [], list) or not all(isinstance(a, str) for a in answers):
+                raise TypeError("'answers' must be a list of texts")
+            if not isinstance(row.get("article"), str | None):
+                raise TypeError("'article' must be a file name or null")
             out.append(
                 NaturalQuestion(
                     id=str(row.get("id") or f"line-{number}"),
-                    text=str(row["question"]),
+                    text=row["question"],
                     answers=answers,
                     article=row.get("article"),
                     style=str(row.get("style") or ("answerable" if answers else NEGATIVE)),
@@ -100,6 +107,8 @@ def load_questions(path: Path) -> list[NaturalQuestion]:
             raise CorpusError(
                 f"{path}, line {number}: not a {{question, answers, article, style}} object ({exc})"
             ) from exc
+    if not out:
+        raise CorpusError(f"{path}: no questions in the file")
     return out
 
 

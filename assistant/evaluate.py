@@ -77,6 +77,8 @@ def load_squad(path: Path) -> tuple[list[Any], list[Question]]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CorpusError(f"{path.name}: not a SQuAD-format JSON file ({what})") from exc
+    if not questions:
+        raise CorpusError(f"{path.name}: no answered questions in this SQuAD-format file")
     return articles, questions
 
 

@@ -403,6 +403,14 @@ def test_ask_server_names_a_server_that_is_not_ours(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "refused the question" in result.output
 
 
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "file:///etc", "FILE:///etc/passwd"])
+def test_ask_server_takes_only_http_addresses(url: str) -> None:
+    # urllib would open these too: an ftp:// address to an HTTP port hung until the 300 s timeout.
+    result = CliRunner().invoke(main, ["ask", QUESTION, "--server", url])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--server takes an http:// or https:// address" in result.output
+
+
 @pytest.mark.parametrize("block", [True, False])
 def test_a_taken_port_is_a_message(settings: Settings, block: bool) -> None:
     assistant = make_assistant(settings)

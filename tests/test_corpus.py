@@ -189,6 +189,19 @@ def test_pasted_text_gets_front_matter_and_removal_goes_to_trash(tmp_path: Path)
         remove_article(tmp_path, "../outside.txt")
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("\x00\x00", "no body text"), ("。。。！", "no body text"), ("\x07" * 50 + "正文", "binary data")],
+)
+def test_a_pasted_text_the_index_would_skip_is_refused_unsaved(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    # Saved, it was skipped by every update: a file in the corpus that nobody sees in the Corpus tab.
+    with pytest.raises(CorpusError, match=reason):
+        add_text(tmp_path, "标题", body)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_few_nuls_and_terminal_escapes_are_removed_with_a_warning(tmp_path: Path) -> None:
     data = "标题\n　　火神山\x00医院\x1b[31m十天\x1b[0m建成。\n".encode()
     article = read_article(write_article_bytes(tmp_path, "x.txt", data), tmp_path)
@@ -204,6 +217,18 @@ def test_mixed_utf8_and_gbk_lines_are_each_decoded_with_a_warning(tmp_path: Path
     assert (
         len(article.warnings) == 1 and "mixed encodings, 1 of 4 lines read as gb18030" in article.warnings[0]
     )
+
+
+@pytest.mark.parametrize("lines", [1, 3], ids=["one-line", "three-lines"])
+def test_utf8_with_a_few_bad_bytes_is_read_as_utf8_with_a_warning(tmp_path: Path, lines: int) -> None:
+    # A character cut by a bad copy, then two stray bytes: the rest of the line is still UTF-8, not GBK.
+    body = "　　天津市组建医疗队增援武汉，74名党员进入首批援助医疗队。" * 3
+    good = ("标题\n" * (lines - 1) + body).encode()
+    cut = len(("标题\n" * (lines - 1) + "　　天津市").encode()) + 1  # inside 组
+    data = good[:cut] + b"\xff\xfe" + good[cut + 2 :]
+    article = read_article(write_article_bytes(tmp_path, "d.txt", data), tmp_path)
+    assert article.text == "标题\n" * (lines - 1) + "　　天津市\ufffd\ufffd\ufffd" + body[6:]
+    assert article.encoding == "utf-8" and article.warnings == ("d.txt: 3 undecodable bytes shown as \ufffd",)
 
 
 @pytest.mark.parametrize(
@@ -256,3 +281,12 @@ def test_gbk_text_charset_normalizer_cannot_place_is_read_as_gb18030() -> None:
     data = UNGUESSED_GBK.encode("gbk")
     assert from_bytes(data, cp_isolation=["gb18030", "big5"]).best() is None  # the case this guards
     assert decode_bytes(data) == (UNGUESSED_GBK, "gb18030")
+
+
+def test_control_characters_in_a_title_are_dropped_and_the_text_kept(tmp_path: Path) -> None:
+    text = "---\ntitle: 港珠澳\x07大桥\x08\nsource: 新华\x01社\n---\n" + "正文。" * 100
+    (tmp_path / "a.md").write_bytes(text.encode("utf-8"))
+    (tmp_path / "b.txt").write_bytes("港珠澳\x07大桥\n正文。\n".encode())
+    front, first_line = read_article(tmp_path / "a.md"), read_article(tmp_path / "b.txt")
+    assert (front.title, front.source, front.text) == ("港珠澳 大桥", "新华 社", text)
+    assert first_line.title == "港珠澳 大桥" and first_line.text == "港珠澳\x07大桥\n正文。\n"

@@ -1,7 +1,9 @@
-"""Symbolic links in the corpus are not followed, and an index inside the corpus is not indexed."""
+"""Symbolic links in the corpus are not followed, an index inside the corpus is not indexed, and
+names that cannot be article ids are skipped."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,3 +69,19 @@ def test_article_paths_lists_skips_by_corpus_path(tmp_path: Path) -> None:
     paths = article_paths(root, skipped)
     assert [p.relative_to(root).as_posix() for p in paths] == ["sub/b.md"]
     assert skipped == ["sub/c.md: a symbolic link; not followed"]
+
+
+def test_names_that_are_not_text_are_skipped_with_a_printable_message(settings: Settings) -> None:
+    # A Windows zip unpacked on Linux leaves GBK bytes in names; they broke every update with a traceback.
+    write_article(settings.corpus_dir, "a.txt", A)
+    write_article(settings.corpus_dir, os.fsdecode("宁波".encode("gbk") + b".txt"), SECRET)
+    write_article(settings.corpus_dir, "\x1b[31mred.txt", SECRET)
+    (settings.corpus_dir / os.fsdecode(b"\xc4\xfe")).mkdir()
+    write_article(settings.corpus_dir / os.fsdecode(b"\xc4\xfe"), "b.txt", SECRET)
+    report = update_index(settings, FakeEmbedder())
+    assert report.added == ["a.txt"]
+    reason = "the name is not UTF-8 text or holds a control character; rename it to index it"
+    assert sorted(report.skipped) == sorted(
+        [f"\\xc4\\xfe/: {reason}", f"\\xc4\\xfe\\xb2\\xa8.txt: {reason}", f"\\x1b[31mred.txt: {reason}"]
+    )
+    assert set(load_index(settings.index_dir).articles) == {"a.txt"}

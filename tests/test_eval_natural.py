@@ -100,6 +100,33 @@ def test_bad_question_files_are_named_with_the_line(tmp_path: Path) -> None:
         locate(bad)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"question": "谁建的？", "answers": "中建三局"}', "'answers' must be a list of texts"),
+        ('{"question": "谁建的？", "answers": [3]}', "'answers' must be a list of texts"),
+        ('{"question": 12, "answers": []}', "'question' must be a non-empty text"),
+        ('{"question": "  ", "answers": []}', "'question' must be a non-empty text"),
+        ('{"question": "谁建的？", "answers": ["中建"], "article": 7}', "'article' must be a file name"),
+    ],
+)
+def test_a_question_line_of_the_wrong_types_is_named_not_scored(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    # A string of answers was scored by its characters: a quote holding any one of them counted.
+    bad = tmp_path / "q.jsonl"
+    bad.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"line 1: .*{message}"):
+        load_questions(bad)
+
+
+def test_a_question_file_with_no_questions_is_a_message(tmp_path: Path) -> None:
+    empty = tmp_path / "q.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no questions in the file"):
+        load_questions(empty)
+
+
 def test_the_answer_span_is_scored_by_whether_it_holds_a_gold_answer(
     dataset: Path, settings: Settings, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

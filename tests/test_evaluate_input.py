@@ -37,6 +37,8 @@ def squad(context: str, answer: str) -> dict:
         ('{"data": [{"paragraphs": [{"context": "正文。", "qas": [{"id": "q"}]}]}]}', "missing field"),
         ('{"data": [{"paragraphs": [{"context": "正文。", "qas": [{"answers": [7]}]}]}]}', "not a SQuAD"),
         ('{"data": ["text"]}', "not a SQuAD-format JSON file"),
+        ('{"data": {}}', "no answered questions"),
+        ('{"data": [{"paragraphs": [{"context": "正文。", "qas": []}]}]}', "no answered questions"),
     ],
 )
 def test_malformed_squad_is_a_message_not_a_traceback(tmp_path: Path, content: str, message: str) -> None:

@@ -157,3 +157,16 @@ def test_a_folder_holding_the_corpus_and_the_index_imports_neither(tmp_path: Pat
     ]
     inside = import_files([index, index / "README.md"], corpus, index=index).skipped
     assert inside == [f"{p}: in the index folder; it holds no articles" for p in (index, index / "README.md")]
+
+
+def test_names_from_a_windows_zip_are_copied_as_text(tmp_path: Path) -> None:
+    # Unzipped on Linux, a Chinese Windows zip's names are GBK bytes, which no article id can hold.
+    source = tmp_path / "zip"
+    folder = source / os.fsdecode("要闻".encode("gbk"))
+    folder.mkdir(parents=True)
+    write_article(folder, os.fsdecode("短讯".encode("gbk") + b".txt"), "　　天津市组建医疗队增援武汉。")
+    write_article(source, "\x1b[2Jclear.txt", "　　火神山医院十天建成。")
+    corpus = tmp_path / "corpus"
+    result = import_files([source], corpus)
+    assert sorted(result.copied) == ["zip/_[2Jclear.txt", "zip/要闻/短讯.txt"]
+    assert import_files([source], corpus).copied == []  # a rerun finds them under their new names

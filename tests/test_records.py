@@ -220,3 +220,36 @@ def test_a_title_that_is_really_a_body_is_cut_short(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "t.jsonl", [{"id": "1", "title": "标题" * 300, "body": "正文。"}])
     article = next(read_records(tmp_path / "t.jsonl", tmp_path, "", [], 2**20))
     assert len(article.title) == 200 and article.title.endswith("…")
+
+
+def test_a_jsonl_record_without_a_body_field_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    # JSONL records need not share their fields: one without a body must not end the file.
+    _write_jsonl(tmp_path / "mixed.jsonl", [RECORDS[0], {"id": "t", "title": "只有标题"}, RECORDS[1]])
+    skipped: list[str] = []
+    read = [a.id for a in read_records(tmp_path / "mixed.jsonl", tmp_path, "", skipped, 2**20)]
+    assert read == ["mixed.jsonl#a1", "mixed.jsonl#a2"]
+    assert skipped == [
+        "mixed.jsonl#t: record 2 has no body field; expected one of body, text, content, 正文, 内容 "
+        "(name yours with --fields body=COLUMN)"
+    ]
+
+
+def test_a_jsonl_export_with_no_body_field_at_all_is_one_message(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "none.jsonl", [{"id": str(n), "正文内容": "正文。"} for n in range(3)])
+    skipped: list[str] = []
+    with pytest.raises(CorpusError, match=r"^none.jsonl: no body field in record 1; expected one of"):
+        list(read_records(tmp_path / "none.jsonl", tmp_path, "", skipped, 2**20))
+    assert skipped == []
+
+
+def test_control_characters_in_a_records_title_and_source_are_dropped(tmp_path: Path) -> None:
+    # An escape sequence in a title would drive the terminal of whoever runs `index info`.
+    record = {
+        "id": "a",
+        "title": "\x1b]0;pwned\x07港珠澳\x1b[2J大桥",
+        "source": "新华\x00社\r\n",
+        "body": "正文。",
+    }
+    (tmp_path / "e.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
+    assert (article.title, article.source) == ("]0;pwned 港珠澳 [2J大桥", "新华 社")

@@ -168,3 +168,36 @@ def test_an_update_with_a_new_duplicate_still_writes(built: Settings) -> None:
     report = update_index(built, FakeEmbedder())
     assert report.duplicates and current_generation(built.index_dir) != live
     assert load_index(built.index_dir).articles["a.txt"].also_in == ("copy.txt",)
+
+
+def _faiss_full(index: object, path: str) -> None:
+    # What faiss.write_index raises when the disk fills (a RuntimeError, the path inside).
+    raise RuntimeError(
+        "Error in void faiss::write_index(const Index*, IOWriter*, int) at index_write.cpp:499: "
+        f"Error: 'ret == (size * 4)' failed: write error in {path}: 122835 != 3072000 "
+        "(No space left on device)"
+    )
+
+
+def _short_write(*args: object, **kwargs: object) -> None:
+    # What numpy's tofile raises when fwrite stops short on a full disk: no errno.
+    raise OSError("48384 requested and 40896 written")
+
+
+@pytest.mark.parametrize("where", ["faiss", "numpy"])
+def test_a_full_disk_reported_without_an_errno_is_still_disk_full(
+    built: Settings, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import faiss
+
+    live = current_generation(built.index_dir)
+    write_article(built.corpus_dir, "b.txt", B)
+    if where == "faiss":
+        monkeypatch.setattr(faiss, "write_index", _faiss_full)
+    else:
+        monkeypatch.setattr(assistant.store.np, "save", _short_write)
+    with pytest.raises(IndexWriteError, match="^disk full: the new index could not be written") as caught:
+        update_index(built, FakeEmbedder())
+    assert str(built.index_dir) not in str(caught.value)
+    assert list(built.index_dir.glob(".tmp-g-*")) == []
+    assert current_generation(built.index_dir) == live

@@ -59,9 +59,18 @@ def title_from_body(body: str) -> str | None:
         if not any(ch.isalnum() for ch in line):  # blank, or a rule such as an unclosed ``---``
             continue
         if len(line) <= MAX_TITLE_CHARS and line[-1] not in "。！？；…!?;，,":
-            return line
+            return one_line(line)
         return None
     return None
+
+
+def one_line(value: str | None) -> str | None:
+    """A title, source or url as one line with no control character, or None when nothing is left.
+
+    Metadata is never quoted, so unlike an article's text it may be cleaned freely: an escape
+    sequence in an export's or a page's title would otherwise reach a terminal (``index info``).
+    """
+    return " ".join((value or "").translate(_CONTROLS).split()) or None
 
 
 def from_extracted(
@@ -97,15 +106,15 @@ def from_extracted(
         id=article_id,
         path=path,
         text=text,
-        title=_shortened(extracted.title)
+        title=_shortened(one_line(extracted.title))
         or title_from_body(text)
         or (article_id if record else Path(article_id).stem),
         encoding=fmt,
         content_hash=digest,
-        date=extracted.date,
-        source=extracted.source,
-        url=extracted.url,
-        author=extracted.author,
+        date=one_line(extracted.date),
+        source=one_line(extracted.source),
+        url=one_line(extracted.url),
+        author=one_line(extracted.author),
         pages=extracted.pages,
         format=fmt,
         record=record,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.corpus.folder import free_path, writing
+from assistant.corpus.folder import free_path, text_name, writing
 from assistant.corpus.readers import ARTICLE_SUFFIXES
 from assistant.errors import CorpusError
 
@@ -72,7 +72,9 @@ def import_files(
             plan.append((source, Path(source.name)))
         else:
             result.skipped.append(f"{source}: not a supported format ({', '.join(ARTICLE_SUFFIXES)})")
-    for path, relative in tqdm(plan, unit="file", desc="copying", disable=not show_progress or len(plan) < 2):
+    for path, original in tqdm(plan, unit="file", desc="copying", disable=not show_progress or len(plan) < 2):
+        # A name the index could not take (GBK bytes, a control character) is copied as text.
+        relative = Path(*map(text_name, original.parts))
         target = root / relative
         unreadable = _unreadable(path)
         if unreadable:

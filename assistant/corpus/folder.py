@@ -27,8 +27,10 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
 
     Symbolic links (to files or folders) are never followed: one could quote any file
     on the server. Folders in ``exclude`` (the index, when it sits inside the corpus) are
-    not read either. Both are listed in ``skipped`` with the reason, by their path in the
-    corpus.
+    not read either, nor files and folders whose name is not UTF-8 text (a GBK name from a
+    Windows zip) or holds a control character: an article id must be text that can be
+    written to the index and printed. All are listed in ``skipped`` with the reason, by their
+    path in the corpus.
     """
     if not root.is_dir():
         raise CorpusError(f"corpus folder {root} does not exist")
@@ -41,6 +43,9 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
             path = here / name
             if name.startswith("."):
                 dirs.remove(name)
+            elif _unusable(name):
+                dirs.remove(name)
+                notes.append(f"{_shown(path.relative_to(root))}/: {_UNUSABLE}")
             elif path.is_symlink():
                 dirs.remove(name)
                 notes.append(
@@ -53,11 +58,44 @@ def article_paths(root: Path, skipped: list[str] | None = None, exclude: Sequenc
             path = here / name
             if name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES:
                 continue
-            if path.is_symlink():
+            if _unusable(name):
+                notes.append(f"{_shown(path.relative_to(root))}: {_UNUSABLE}")
+            elif path.is_symlink():
                 notes.append(f"{path.relative_to(root).as_posix()}: a symbolic link; not followed")
             elif path.is_file():
                 found.append(path)
     return sorted(found)
+
+
+_UNUSABLE = "the name is not UTF-8 text or holds a control character; rename it to index it"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _unusable(name: str) -> bool:
+    """Whether a file name cannot be an article id: undecodable bytes (held as surrogates) or controls."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return _CONTROL.search(name) is not None
+
+
+def text_name(name: str) -> str:
+    """A file name as text an article id can be: bytes that are not UTF-8 read as GB18030 (the
+    Chinese names of a Windows zip unpacked here), else each shown as ``_``; controls as ``_``."""
+    if _unusable(name):
+        raw = os.fsencode(name)
+        try:
+            name = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            name = raw.decode("utf-8", errors="replace").replace("\ufffd", "_")
+    return _CONTROL.sub("_", name)
+
+
+def _shown(path: Path) -> str:
+    """A path as printable text: undecodable bytes as \\xNN, control characters as \\xNN too."""
+    raw = os.fsencode(path.as_posix()).decode("utf-8", errors="backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", raw)
 
 
 def _safe_name(name: str) -> str:
@@ -127,8 +165,9 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
     """Save a pasted article with its title as front matter.
 
     Raises:
-        CorpusError: the title or the body is empty, or the text is over ``max_bytes``
-            (checked before writing: the indexer would skip it, leaving a file nobody sees).
+        CorpusError: the title or the body is empty, the text is over ``max_bytes`` or does
+            not read as an article (only NULs, controls or punctuation): checked before
+            writing, since the indexer would skip it, leaving a file nobody sees.
     """
     title = " ".join(title.split())
     if not title or not body.strip():
@@ -141,6 +180,7 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
             "for one article; split it into several articles"
         )
     name = _safe_name(title[:40] + ".txt")
+    article_from_bytes(text.encode("utf-8"), name, Path(name), max_bytes)
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
         return _write_new(root, name, text.encode("utf-8"))

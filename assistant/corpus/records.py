@@ -100,17 +100,23 @@ def read_records(
         else _csv_rows(path, file_id, max_bytes)
     )
     seen: set[str] = set()
+    expected = f"expected one of {', '.join(names['body'])} (name yours with --fields body=COLUMN)"
+    # A CSV's rows share its header, so one without a body column means none has one. JSONL
+    # records may differ: one without a body is skipped, unless no record has one (a misnamed field).
+    without_body: list[tuple[int, str]] = []  # (record number, article id)
+    has_body = False
     for number, row in rows:
         columns = {str(k).strip().lower(): v for k, v in row.items()}
         values = {f: _value(columns, candidates) for f, candidates in names.items()}
         key = " ".join((values.pop("id") or str(number)).split())
         article_id = f"{file_id}#{key}"
+        if not any(n.lower() in columns for n in names["body"]):
+            if path.suffix.lower() != ".jsonl":
+                raise CorpusError(f"{file_id}: no body field in record {number}; {expected}")
+            without_body.append((number, article_id))
+            continue
+        has_body = True
         if not values["body"].strip():
-            if not any(n.lower() in columns for n in names["body"]):
-                raise CorpusError(
-                    f"{file_id}: no body field in record {number}; expected one of "
-                    f"{', '.join(names['body'])} (name yours with --fields body=COLUMN)"
-                )
             skipped.append(f"{article_id}: record {number} has no body text")
             continue
         if key in seen:
@@ -129,6 +135,9 @@ def read_records(
             yield from_extracted(extracted, article_id, path, digest, path.suffix[1:].lower(), max_bytes, key)
         except CorpusError as exc:
             skipped.append(str(exc))
+    if without_body and not has_body:
+        raise CorpusError(f"{file_id}: no body field in record {without_body[0][0]}; {expected}")
+    skipped.extend(f"{i}: record {n} has no body field; {expected}" for n, i in without_body)
 
 
 def iso_date(value: str) -> str | None:

@@ -19,7 +19,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-from assistant.corpus.article import Article, title_from_body
+from assistant.corpus.article import Article, one_line, title_from_body
 from assistant.errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -125,16 +125,22 @@ def guess_encoding(data: bytes) -> str | None:
 
 def _utf8_or_mixed(data: bytes, name: str, warnings: list[str]) -> tuple[str, str] | None:
     """UTF-8 text; or, when some lines with non-ASCII characters are UTF-8 and others are
-    not, each line in its own encoding; else None (no UTF-8 in it at all)."""
+    not, each line in its own encoding; else None (no UTF-8 in it at all).
+
+    A line of UTF-8 with a few bad bytes (a flipped byte, a character cut by a bad copy) stays
+    UTF-8, each bad byte shown as U+FFFD: read as GBK it would be garbled whole.
+    """
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     lines = data.split(b"\n")
-    foreign = [n for n, line in enumerate(lines) if not _is_utf8(line)]
+    foreign = [n for n, line in enumerate(lines) if not _mostly_utf8(line)]
     skip = set(foreign)
     if not any(not line.isascii() and n not in skip for n, line in enumerate(lines)):
         return None
+    if not foreign:
+        return data.decode("utf-8", errors="replace"), "utf-8"
     # One encoding for all the non-UTF-8 lines, chosen on them together: more text, a surer guess.
     other = guess_encoding(b"\n".join(lines[n] for n in foreign)) or "gb18030"
     for n in foreign:
@@ -142,15 +148,15 @@ def _utf8_or_mixed(data: bytes, name: str, warnings: list[str]) -> tuple[str, st
     warnings.append(
         f"{name}: mixed encodings, {len(foreign)} of {len(lines)} lines read as {other}, the rest as UTF-8"
     )
-    return b"\n".join(lines).decode("utf-8"), f"utf-8+{other}"
+    return b"\n".join(lines).decode("utf-8", errors="replace"), f"utf-8+{other}"
 
 
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+def _mostly_utf8(line: bytes) -> bool:
+    """Whether a line is UTF-8 but for a few bad bytes: at least 4 of its every 5 non-ASCII
+    characters decode (a GBK line read as UTF-8 is nearly all bad bytes)."""
+    text = line.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return sum(1 for ch in text if ch > "\x7f") - bad >= 4 * bad
 
 
 def _clean(text: str, name: str, warnings: list[str]) -> str:
@@ -196,7 +202,7 @@ def parse_article(
         for line in match.group(1).splitlines():
             key, sep, value = line.partition(":")
             if sep and key.strip():
-                meta[key.strip().lower()] = value.strip().strip("\"'")
+                meta[key.strip().lower()] = one_line(value.strip().strip("\"'")) or ""
         body_start = match.end()
     title = meta.get("title") or title_from_body(text[body_start:]) or path.stem
     return Article(

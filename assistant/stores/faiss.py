@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from assistant.config import DEFAULT_HNSW, HnswSettings
+from assistant.errors import os_error_in
 from assistant.lexical import BM25, tokenize
 from assistant.stores.base import PassageFields, Ranking, Where
 
@@ -206,7 +207,10 @@ class FaissStore:
         (folder / "store_articles.json").write_text(
             json.dumps(self.articles, ensure_ascii=False), encoding="utf-8"
         )
-        faiss.write_index(self.index, str(folder / "vectors.faiss"))
+        try:
+            faiss.write_index(self.index, str(folder / "vectors.faiss"))
+        except RuntimeError as exc:  # FAISS's failed write (disk full) as the OSError it was
+            raise os_error_in(str(exc)) from exc
         self.bm25.save(folder)
         return list(FILES)
 
