@@ -273,6 +273,13 @@ def build_app(
                 gr.Markdown(READ_ONLY_NOTE, elem_id="read-only-note")
             else:
                 _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
+
+        def fresh_menus() -> tuple[Any, Any]:
+            # The menus were filled when the app was built: a page opened after an update (from
+            # another page or the CLI) lists the articles and sources of the index live now.
+            return gr.update(choices=article_choices(assistant)), gr.update(choices=sources(assistant))
+
+        demo.load(fresh_menus, outputs=[only_article, only_source], api_name=False, queue=False)
     return demo
 
 
@@ -378,9 +385,19 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         )
 
     def do_login(entered: str) -> tuple[Any, ...]:
+        # The menus are filled now, not when the app was built: files saved or indexed since are listed.
         message, issued = manager.login(entered)
         trash = trashed_articles(manager.corpus) if issued else []
-        return message, issued, "", gr.update(visible=bool(issued)), gr.update(choices=trash, value=None)
+        ids = manager.deletable() if issued else []
+        return (
+            message,
+            issued,
+            "",
+            gr.update(visible=bool(issued)),
+            gr.update(choices=trash, value=None),
+            gr.update(choices=ids, value=None),
+            name_the_article(None),
+        )
 
     def do_logout(held: str) -> tuple[Any, ...]:
         message, issued = manager.logout(held)
@@ -400,23 +417,26 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         return gr.update(value=False, label=label)
 
     private = {"api_name": False}
-    logged_in = [status, token, password, panel, trashed]
+    logged_in = [status, token, password, panel, trashed, choice, confirm]
     copy_token = {"fn": None, "inputs": token, "js": COPY_TOKEN_JS}
     login.click(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
     password.submit(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
     logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private).then(
         **copy_token, **private
     )
-    upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
-        lambda: None, outputs=files, **private
-    )
-    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private)
     choice.change(name_the_article, inputs=choice, outputs=confirm, **private)
     refreshed = {
         "fn": refresh,
         "inputs": [token, choice, trashed],
         "outputs": [*shown, choice, confirm, trashed],
     }
+    # A file just saved can be deleted at once, before any update indexes it.
+    upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
+        lambda: None, outputs=files, **private
+    ).then(**refreshed, **private)
+    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private).then(
+        **refreshed, **private
+    )
     update.click(do_update, inputs=token, outputs=status, **private).then(**refreshed, **private)
     delete.click(do_delete, inputs=[token, choice, confirm], outputs=status, **private).then(
         **refreshed, **private
