@@ -230,10 +230,12 @@ def build_app(
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=380):
                     # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
-                    # The chat fills the window's height below the header; after each answer the
-                    # view shows the reader's question and the start of the answer, not its end.
+                    # The chat fills the window's height below the header, leaving the question box
+                    # and its send button in view on load (a phone's header wraps to two lines);
+                    # after each answer the view shows the reader's question and the start of the
+                    # answer, not its end.
                     chatbot = gr.Chatbot(
-                        height="calc(100vh - 240px)",
+                        height="calc(100vh - 320px)",
                         min_height=420,
                         autoscroll=False,
                         label="对话",
@@ -247,6 +249,10 @@ def build_app(
                         textbox=gr.Textbox(
                             placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题",
                             label="问题",
+                            elem_id="question",
+                            # A send button (Gradio's icon, so the field's accessible name stays 问题):
+                            # a phone's keyboard may have no Enter that sends.
+                            submit_btn=True,
                         ),
                         examples=[[q] for q in examples] or None,
                         examples_label="示例问题",
