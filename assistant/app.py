@@ -119,15 +119,18 @@ def record_vote(
 ) -> str | None:
     """Record a 👍/👎 on the chat message at ``index``; the vote's id, or None when not recorded.
 
-    The question is the user turn before that message, the history the turns before it.
+    The question is the user turn right before that message, the history the turns before it.
+    A reply to a blank or emoji-only message is not recorded: it answered no question, and
+    the question before it is not the one the vote is about.
     """
     vote = {True: UP, "Like": UP, False: DOWN, "Dislike": DOWN}.get(liked)
     if vote is None or not isinstance(index, int) or not 0 <= index < len(history or []):
         return None
     shown = message_text(history[index].get("content") if isinstance(history[index], dict) else "")
-    turns = user_turns(history[:index])
-    if not turns:
+    asked = [m for m in history[:index] if isinstance(m, dict) and m.get("role") == "user"]
+    if not asked or not any(ch.isalnum() for ch in message_text(asked[-1].get("content"))):
         return None
+    turns = user_turns(history[:index])
     record = vote_record(vote, turns[-1], turns[:-1], recent.find(shown), shown)
     return record["id"] if log.append(record) else None
 
