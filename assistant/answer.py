@@ -129,8 +129,12 @@ def clean_question(question: str, max_chars: int) -> str:
         QuestionError: with what to do instead.
     """
     text = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
-    if not any(_WORD.match(ch) for ch in text):
+    if not text:
         raise QuestionError("请输入一个问题（the question is empty）")
+    if not any(_WORD.match(ch) for ch in text):
+        raise QuestionError(
+            "问题里没有文字，只有符号或表情：请用文字提问（the question has no words, only symbols）"
+        )
     if len(text) > max_chars:
         raise QuestionError(
             f"问题太长：{len(text)} 个字符，最多 {max_chars} 个（the question is {len(text)} characters; "

@@ -122,9 +122,16 @@ def test_sources_are_grouped_by_article_with_paragraph_and_citation(
     assert paragraph.endswith("队员们在机场集结。")
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "？？？", "\x00\x01"])
+@pytest.mark.parametrize("bad", ["", "   ", "\x00\x01"])
 def test_empty_questions_are_refused(bad: str) -> None:
     with pytest.raises(QuestionError, match="empty"):
+        clean_question(bad, 500)
+
+
+@pytest.mark.parametrize("bad", ["？？？", "😀😀🎉", "<>"])
+def test_questions_of_symbols_alone_are_told_so_not_called_empty(bad: str) -> None:
+    # A reader who sent 😀😀🎉 and reads 「the question is empty」 thinks the message was lost.
+    with pytest.raises(QuestionError, match="没有文字.*no words"):
         clean_question(bad, 500)
 
 
