@@ -336,7 +336,8 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
     with gr.Row():
         password = gr.Textbox(label="管理员密码", type="password", scale=3, elem_id="admin-password")
         login = gr.Button("登录", scale=1, elem_id="admin-login")
-        logout = gr.Button("退出管理", scale=1, elem_id="admin-logout")
+        # Shown to a logged-in administrator only: a visitor has nothing to log out of.
+        logout = gr.Button("退出管理", scale=1, elem_id="admin-logout", visible=False)
     # The page holds the session's token, never the password; every handler checks it.
     token = gr.Textbox(visible="hidden", elem_id="admin-token")
     with gr.Column(visible=False) as panel:
@@ -403,6 +404,7 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
             issued,
             "",
             gr.update(visible=bool(issued)),
+            gr.update(visible=bool(issued)),
             gr.update(choices=trash, value=None),
             gr.update(choices=ids, value=None),
             name_the_article(None),
@@ -410,7 +412,7 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
 
     def do_logout(held: str) -> tuple[Any, ...]:
         message, issued = manager.logout(held)
-        return message, issued, gr.update(visible=False)
+        return message, issued, gr.update(visible=False), gr.update(visible=False)
 
     def do_update(held: str, progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         return manager.update(held, progress)
@@ -426,11 +428,11 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         return gr.update(value=False, label=label)
 
     private = {"api_name": False}
-    logged_in = [status, token, password, panel, trashed, choice, confirm]
+    logged_in = [status, token, password, panel, logout, trashed, choice, confirm]
     copy_token = {"fn": None, "inputs": token, "js": COPY_TOKEN_JS}
     login.click(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
     password.submit(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
-    logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private).then(
+    logout.click(do_logout, inputs=token, outputs=[status, token, panel, logout], **private).then(
         **copy_token, **private
     )
     choice.change(name_the_article, inputs=choice, outputs=confirm, **private)

@@ -265,3 +265,18 @@ def test_a_page_opened_after_an_update_lists_the_new_articles(settings: Settings
     outputs = _handler(demo, "do_login")("correct horse battery")
     [deletable] = [o for o in outputs if isinstance(o, dict) and "b.txt" in str(o.get("choices"))]
     assert deletable["choices"] == ["a.txt", "b.txt", "c.txt"] and deletable["value"] is None
+
+
+def test_log_out_is_offered_only_to_a_logged_in_administrator(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    demo = build_app(make_assistant(settings), gate=AdminGate("correct horse battery"))
+    logout = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "admin-logout")
+    assert logout.visible is False  # a visitor was shown 退出管理 without ever logging in
+    login = _handler(demo, "do_login")
+    assert {"visible": False, "__type__": "update"} in login("wrong password")
+    shown = login("correct horse battery")
+    assert [o for o in shown if isinstance(o, dict) and o.get("visible") is True] == [
+        {"visible": True, "__type__": "update"}
+    ] * 2  # the panel and 退出管理
+    assert {"visible": False, "__type__": "update"} in _handler(demo, "do_logout")(shown[1])
