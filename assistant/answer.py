@@ -38,6 +38,8 @@ from assistant.span import AnswerSpan, answer_span
 FOLLOW_UP_MARKERS = re.compile(
     r"他们|她们|它们|他|她|它|其|该|这|那|此|上述|前者|后者|还有|呢[？?]?$|^(?:后来|然后|接着|之后|另外|而且|还|又|也|那么)"
 )
+# Words that hold a marker but point back at nothing (应该 holds 该, 因此 holds 此).
+NOT_POINTING_BACK = re.compile(r"应该|活该|其实|尤其|极其|与其|其次|因此|如此|彼此|吉他")
 _WORD = re.compile(r"[\w]", re.UNICODE)
 _MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
 # Bidi controls and zero-width characters are invisible, yet they reorder or hide what a quote
@@ -127,8 +129,12 @@ def clean_question(question: str, max_chars: int) -> str:
         QuestionError: with what to do instead.
     """
     text = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
-    if not any(_WORD.match(ch) for ch in text):
+    if not text:
         raise QuestionError("请输入一个问题（the question is empty）")
+    if not any(_WORD.match(ch) for ch in text):
+        raise QuestionError(
+            "问题里没有文字，只有符号或表情：请用文字提问（the question has no words, only symbols）"
+        )
     if len(text) > max_chars:
         raise QuestionError(
             f"问题太长：{len(text)} 个字符，最多 {max_chars} 个（the question is {len(text)} characters; "
@@ -139,7 +145,7 @@ def clean_question(question: str, max_chars: int) -> str:
 
 def looks_like_follow_up(question: str) -> bool:
     """Short questions and ones that point back (他们, 这, 其…) lean on the last turn."""
-    return len(question) <= 8 or bool(FOLLOW_UP_MARKERS.search(question))
+    return len(question) <= 8 or bool(FOLLOW_UP_MARKERS.search(NOT_POINTING_BACK.sub("", question)))
 
 
 class Answerer:

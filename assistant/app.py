@@ -119,15 +119,18 @@ def record_vote(
 ) -> str | None:
     """Record a 👍/👎 on the chat message at ``index``; the vote's id, or None when not recorded.
 
-    The question is the user turn before that message, the history the turns before it.
+    The question is the user turn right before that message, the history the turns before it.
+    A reply to a blank or emoji-only message is not recorded: it answered no question, and
+    the question before it is not the one the vote is about.
     """
     vote = {True: UP, "Like": UP, False: DOWN, "Dislike": DOWN}.get(liked)
     if vote is None or not isinstance(index, int) or not 0 <= index < len(history or []):
         return None
     shown = message_text(history[index].get("content") if isinstance(history[index], dict) else "")
-    turns = user_turns(history[:index])
-    if not turns:
+    asked = [m for m in history[:index] if isinstance(m, dict) and m.get("role") == "user"]
+    if not asked or not any(ch.isalnum() for ch in message_text(asked[-1].get("content"))):
         return None
+    turns = user_turns(history[:index])
     record = vote_record(vote, turns[-1], turns[:-1], recent.find(shown), shown)
     return record["id"] if log.append(record) else None
 
@@ -230,10 +233,12 @@ def build_app(
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=380):
                     # No LaTeX: `$$…$$` in an article is quoted as written, never rendered as math.
-                    # The chat fills the window's height below the header; after each answer the
-                    # view shows the reader's question and the start of the answer, not its end.
+                    # The chat fills the window's height below the header, leaving the question box
+                    # and its send button in view on load (a phone's header wraps to two lines);
+                    # after each answer the view shows the reader's question and the start of the
+                    # answer, not its end.
                     chatbot = gr.Chatbot(
-                        height="calc(100vh - 240px)",
+                        height="calc(100vh - 320px)",
                         min_height=420,
                         autoscroll=False,
                         label="对话",
@@ -247,6 +252,10 @@ def build_app(
                         textbox=gr.Textbox(
                             placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题",
                             label="问题",
+                            elem_id="question",
+                            # A send button (Gradio's icon, so the field's accessible name stays 问题):
+                            # a phone's keyboard may have no Enter that sends.
+                            submit_btn=True,
                         ),
                         examples=[[q] for q in examples] or None,
                         examples_label="示例问题",
@@ -273,6 +282,13 @@ def build_app(
                 gr.Markdown(READ_ONLY_NOTE, elem_id="read-only-note")
             else:
                 _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
+
+        def fresh_menus() -> tuple[Any, Any]:
+            # The menus were filled when the app was built: a page opened after an update (from
+            # another page or the CLI) lists the articles and sources of the index live now.
+            return gr.update(choices=article_choices(assistant)), gr.update(choices=sources(assistant))
+
+        demo.load(fresh_menus, outputs=[only_article, only_source], api_name=False, queue=False)
     return demo
 
 
@@ -320,7 +336,8 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
     with gr.Row():
         password = gr.Textbox(label="管理员密码", type="password", scale=3, elem_id="admin-password")
         login = gr.Button("登录", scale=1, elem_id="admin-login")
-        logout = gr.Button("退出管理", scale=1, elem_id="admin-logout")
+        # Shown to a logged-in administrator only: a visitor has nothing to log out of.
+        logout = gr.Button("退出管理", scale=1, elem_id="admin-logout", visible=False)
     # The page holds the session's token, never the password; every handler checks it.
     token = gr.Textbox(visible="hidden", elem_id="admin-token")
     with gr.Column(visible=False) as panel:
@@ -378,13 +395,24 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         )
 
     def do_login(entered: str) -> tuple[Any, ...]:
+        # The menus are filled now, not when the app was built: files saved or indexed since are listed.
         message, issued = manager.login(entered)
         trash = trashed_articles(manager.corpus) if issued else []
-        return message, issued, "", gr.update(visible=bool(issued)), gr.update(choices=trash, value=None)
+        ids = manager.deletable() if issued else []
+        return (
+            message,
+            issued,
+            "",
+            gr.update(visible=bool(issued)),
+            gr.update(visible=bool(issued)),
+            gr.update(choices=trash, value=None),
+            gr.update(choices=ids, value=None),
+            name_the_article(None),
+        )
 
     def do_logout(held: str) -> tuple[Any, ...]:
         message, issued = manager.logout(held)
-        return message, issued, gr.update(visible=False)
+        return message, issued, gr.update(visible=False), gr.update(visible=False)
 
     def do_update(held: str, progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         return manager.update(held, progress)
@@ -400,23 +428,26 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         return gr.update(value=False, label=label)
 
     private = {"api_name": False}
-    logged_in = [status, token, password, panel, trashed]
+    logged_in = [status, token, password, panel, logout, trashed, choice, confirm]
     copy_token = {"fn": None, "inputs": token, "js": COPY_TOKEN_JS}
     login.click(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
     password.submit(do_login, inputs=password, outputs=logged_in, **private).then(**copy_token, **private)
-    logout.click(do_logout, inputs=token, outputs=[status, token, panel], **private).then(
+    logout.click(do_logout, inputs=token, outputs=[status, token, panel, logout], **private).then(
         **copy_token, **private
     )
-    upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
-        lambda: None, outputs=files, **private
-    )
-    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private)
     choice.change(name_the_article, inputs=choice, outputs=confirm, **private)
     refreshed = {
         "fn": refresh,
         "inputs": [token, choice, trashed],
         "outputs": [*shown, choice, confirm, trashed],
     }
+    # A file just saved can be deleted at once, before any update indexes it.
+    upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
+        lambda: None, outputs=files, **private
+    ).then(**refreshed, **private)
+    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private).then(
+        **refreshed, **private
+    )
     update.click(do_update, inputs=token, outputs=status, **private).then(**refreshed, **private)
     delete.click(do_delete, inputs=[token, choice, confirm], outputs=status, **private).then(
         **refreshed, **private

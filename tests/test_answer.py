@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import Answerer, AnswerSettings, clean_question, confidence_meaning, highlight
+from assistant.answer import (
+    Answerer,
+    AnswerSettings,
+    clean_question,
+    confidence_meaning,
+    highlight,
+    looks_like_follow_up,
+)
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.indexing import update_index
@@ -115,9 +122,16 @@ def test_sources_are_grouped_by_article_with_paragraph_and_citation(
     assert paragraph.endswith("队员们在机场集结。")
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "？？？", "\x00\x01"])
+@pytest.mark.parametrize("bad", ["", "   ", "\x00\x01"])
 def test_empty_questions_are_refused(bad: str) -> None:
     with pytest.raises(QuestionError, match="empty"):
+        clean_question(bad, 500)
+
+
+@pytest.mark.parametrize("bad", ["？？？", "😀😀🎉", "<>"])
+def test_questions_of_symbols_alone_are_told_so_not_called_empty(bad: str) -> None:
+    # A reader who sent 😀😀🎉 and reads 「the question is empty」 thinks the message was lost.
+    with pytest.raises(QuestionError, match="没有文字.*no words"):
         clean_question(bad, 500)
 
 
@@ -203,3 +217,12 @@ def test_invisible_characters_are_marked_in_the_answer_but_kept_in_the_quote(
         assert f'<span class="ctl" title="U+{code}">⟨U+{code}⟩</span>' in answer.answer
     assert not re.search("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]", answer.answer)
     assert "\u202e" in answer.to_json()["quotes"][0]["quote"]
+
+
+def test_words_that_only_contain_a_pronoun_do_not_make_a_follow_up() -> None:
+    # 应该 holds 该, 因此 holds 此: a new question asked after another must not borrow its keywords
+    # (红烧肉 after a question on 佛山 was answered, 中, with a quote on 佛山).
+    for question in ("红烧肉应该怎么做？", "疫情期间因此停运的航线有多少条？", "其实火神山医院是谁设计的？"):
+        assert not looks_like_follow_up(question), question
+    for question in ("该医院是哪家企业负责建设的？", "他们应该怎么做才能按期交付？", "因此他们做了什么？"):
+        assert looks_like_follow_up(question), question

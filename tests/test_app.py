@@ -236,3 +236,47 @@ def test_nothing_is_chosen_for_deletion_when_the_corpus_tab_opens(settings: Sett
     by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
     assert by_id["delete-choice"].choices == [("a.txt", "a.txt")]
     assert by_id["delete-choice"].value is None and by_id["delete-confirm"].value is False
+
+
+def _handler(demo: object, name: str) -> object:
+    """The event handler of ``demo`` whose function is called ``name`` (one, bound to any number of events)."""
+    [fn] = {f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name}  # type: ignore[attr-defined]
+    return fn
+
+
+def test_a_page_opened_after_an_update_lists_the_new_articles(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    assistant = make_assistant(settings)
+    demo = build_app(assistant, gate=AdminGate("correct horse battery"))
+    # Added after the app was built: by the Corpus tab of another page, or by a CLI update.
+    write_article(
+        settings.corpus_dir,
+        "b.txt",
+        "---\ntitle: 火神山\nsource: 长江日报\n---\n　　火神山医院由中建三局建设。\n",
+    )
+    assistant.update()
+    article_menu, source_menu = _handler(demo, "fresh_menus")()  # run when a page loads
+    assert ("《火神山》 b.txt", "b.txt") in article_menu["choices"]
+    assert "长江日报" in source_menu["choices"]
+    write_article(
+        settings.corpus_dir, "c.txt", "　　保存了但尚未索引的文章。\n"
+    )  # deletable before an update
+    outputs = _handler(demo, "do_login")("correct horse battery")
+    [deletable] = [o for o in outputs if isinstance(o, dict) and "b.txt" in str(o.get("choices"))]
+    assert deletable["choices"] == ["a.txt", "b.txt", "c.txt"] and deletable["value"] is None
+
+
+def test_log_out_is_offered_only_to_a_logged_in_administrator(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    demo = build_app(make_assistant(settings), gate=AdminGate("correct horse battery"))
+    logout = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "admin-logout")
+    assert logout.visible is False  # a visitor was shown 退出管理 without ever logging in
+    login = _handler(demo, "do_login")
+    assert {"visible": False, "__type__": "update"} in login("wrong password")
+    shown = login("correct horse battery")
+    assert [o for o in shown if isinstance(o, dict) and o.get("visible") is True] == [
+        {"visible": True, "__type__": "update"}
+    ] * 2  # the panel and 退出管理
+    assert {"visible": False, "__type__": "update"} in _handler(demo, "do_logout")(shown[1])

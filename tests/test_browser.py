@@ -105,11 +105,14 @@ def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
     return path
 
 
-def _ask(page: Page, question: str, answers_before: int) -> Locator:
-    """Type a question, press Enter, and return the new answer bubble once it is complete."""
+def _ask(page: Page, question: str, answers_before: int, tap: bool = False) -> Locator:
+    """Type a question, press Enter (or tap send), and return the new answer bubble once it is complete."""
     box = page.get_by_label("问题", exact=True)
     box.fill(question)
-    box.press("Enter")
+    if tap:
+        page.locator("#question .submit-button").click()
+    else:
+        box.press("Enter")
     page.wait_for_function(
         """n => {
             const bubble = document.querySelectorAll('#chat .bot.message')[n];
@@ -159,7 +162,10 @@ def test_answer_first_sources_open_at_the_quote_beside_it_and_follow_up_works(
 
 def test_on_a_phone_the_sources_panel_goes_below_the_chat(page: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    _ask(page, "火神山医院是哪家企业负责建设的？", 0)
+    send = page.locator("#question .submit-button")  # a phone's keyboard may have no Enter that sends
+    box = send.bounding_box()
+    assert box and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    _ask(page, "火神山医院是哪家企业负责建设的？", 0, tap=True)
     chat_box, panel_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
     assert chat_box and panel_box and panel_box["y"] >= chat_box["y"] + chat_box["height"] - 1
     assert panel_box["width"] <= 390

@@ -81,6 +81,19 @@ def test_a_vote_on_a_forgotten_answer_or_a_refusal_still_counts(tmp_path: Path) 
     assert vote["vote"] == "up" and vote["answered"] is False and vote["quotes"] == []
 
 
+def test_a_vote_on_the_reply_to_a_blank_message_is_not_pinned_on_the_question_before(tmp_path: Path) -> None:
+    # The chat sends a blank or emoji-only message and shows 「请输入一个问题」 with 👍/👎; a 👎 there
+    # must not become a wrong-answer case for the real question asked before it.
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    empty = "请输入一个问题（the question is empty）"
+    history = _history(
+        ("火神山医院是谁建的？", "> 火神山医院由中建三局牵头建设 [1]"), ("   ", empty), ("😀", empty)
+    )
+    for index in (3, 5):
+        assert record_vote(log, RecentAnswers(), history, index, False) is None
+    assert not log.path.exists()
+
+
 @pytest.mark.parametrize(("index", "liked"), [(0, False), (7, False), (1, ""), (1, None), ("1", True)])
 def test_votes_that_name_no_answer_are_not_recorded(tmp_path: Path, index: object, liked: object) -> None:
     log = FeedbackLog(tmp_path / "feedback.jsonl")
