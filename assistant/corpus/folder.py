@@ -172,18 +172,18 @@ def add_text(root: Path, title: str, body: str, max_bytes: int = MAX_ARTICLE_BYT
     title = " ".join(title.split())
     if not title or not body.strip():
         raise CorpusError("a pasted article needs a title and a body")
-    text = f"---\ntitle: {title}\n---\n{body.strip()}\n"
-    size = len(text.encode("utf-8"))
+    data = f"---\ntitle: {title}\n---\n{body.strip()}\n".encode()
+    size = len(data)
     if size > max_bytes:
         raise CorpusError(
             f"the pasted text is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit "
             "for one article; split it into several articles"
         )
     name = _safe_name(title[:40] + ".txt")
-    article_from_bytes(text.encode("utf-8"), name, Path(name), max_bytes)
+    article_from_bytes(data, name, Path(name), max_bytes)
     with writing(name):
         root.mkdir(parents=True, exist_ok=True)
-        return _write_new(root, name, text.encode("utf-8"))
+        return _write_new(root, name, data)
 
 
 def remove_article(root: Path, article_id: str) -> Path:
