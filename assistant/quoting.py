@@ -164,9 +164,17 @@ MIN_FOREIGN_WORDS = 4
 _NUM = r"[0-9０-９一二三四五六七八九十百千万亿两几数多余上近约·．.，,]*[0-9０-９一二三四五六七八九十百千两]"
 _MONEY = r"(?:[万亿千百])?(?:元|美元|港元|日元|法郎|马克|英镑|卢布|欧元|加元|澳元|块钱|块)"
 _DURATION = r"(?:个)?(?:年|月|天|日|周|星期|小时|分钟|秒)"
-# Units a question names after 几/多少, e.g. 多少头 or 几级: the answer has a number with that unit.
+# Measure words a question names after 几/多少 (多少头, 几级, 多少盏, 多少公里): the answer has a number
+# with that unit. 几个人 asks for 人 (news writes ３人); the second list holds measure words that
+# only count after 几/多少 itself. Not after 那/这/哪: 那几个厂 points back, and 哪几座城市 asks which
+# cities, not how many.
+_MEASURE_WORDS = (
+    "个名位次年岁天种项座条人级块头只张件家所台辆架艘吨米倍度斤户份篇本场届批支枚颗棵层期轮圈分秒"
+)
+_MORE_MEASURE_WORDS = "盏套席卷磅部集封亩类起趟栋间株朵粒枝首幅册局盘群对双副床笔例宗桩克升成票股道扇匹"
 _ASKED_UNIT = re.compile(
-    r"(?:几|多少)(?:个)?([个名位次年岁天种项座条人级块头只张件家所台辆架艘吨米倍度斤户份篇本场届批支枚颗棵层期轮圈分秒])"
+    rf"(?<![那这哪])(?:几|多少)(?:个(?=[{_MEASURE_WORDS}]))?"
+    rf"(公顷|公斤|公里|千米|千克|平方米|立方米|[{_MEASURE_WORDS}{_MORE_MEASURE_WORDS}])"
 )
 _UNIT_QUESTIONS = (
     (

@@ -72,6 +72,9 @@ def test_candidates_are_sentences_and_pairs_with_one_value_per_weight() -> None:
         ("郭晶晶今年多大了", "郭晶晶今年１６岁。", "郭晶晶排在第六位。"),
         ("法国现在的失业率是百分之几？", "失业率为１２．４％。", "失业者有３００多万人。"),
         ("张北那次地震到底有几级？", "张北发生６．２级地震。", "地震造成４９人死亡。"),
+        ("这条高速公路全长多少公里？", "全长１４４公里。", "路宽２８米。"),
+        ("大厅里一共挂了多少盏灯？", "大厅里挂着２００盏宫灯。", "大厅建于１９５９年。"),
+        ("这次事故有几个人受伤？", "事故造成３人受伤。", "事故发生在上午９时。"),
     ],
 )
 def test_a_unit_named_in_the_question_must_follow_a_number(question: str, answer: str, other: str) -> None:
@@ -79,8 +82,18 @@ def test_a_unit_named_in_the_question_must_follow_a_number(question: str, answer
     assert pattern is not None and pattern.search(answer) and not pattern.search(other)
 
 
-def test_questions_without_a_unit_have_no_unit_pattern() -> None:
-    assert unit_pattern("火神山医院是谁建的？") is None
+@pytest.mark.parametrize(
+    "question",
+    [
+        "火神山医院是谁建的？",
+        # 哪几 asks which ones, and 那几/这几 point back: neither asks how many.
+        "代表团要访问哪几座城市？",
+        "那几个工厂去年的产值是多少？",
+        "这几年的增速为什么越来越低？",
+    ],
+)
+def test_questions_without_a_unit_have_no_unit_pattern(question: str) -> None:
+    assert unit_pattern(question) is None
 
 
 @pytest.mark.parametrize(
