@@ -414,6 +414,12 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         message, issued = manager.logout(held)
         return message, issued, gr.update(visible=False), gr.update(visible=False)
 
+    def do_paste(held: str, title: str, body: str) -> tuple[Any, ...]:
+        # A saved article leaves the boxes, so a second click cannot save it twice; a refused one
+        # stays there to be fixed (skipped, not written back: the reader may have typed on meanwhile).
+        message, saved = manager.paste(held, title, body)
+        return (message, "", "") if saved else (message, gr.skip(), gr.skip())
+
     def do_update(held: str, progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         return manager.update(held, progress)
 
@@ -445,9 +451,12 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
     upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
         lambda: None, outputs=files, **private
     ).then(**refreshed, **private)
-    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private).then(
-        **refreshed, **private
-    )
+    paste.click(
+        do_paste,
+        inputs=[token, paste_title, paste_body],
+        outputs=[status, paste_title, paste_body],
+        **private,
+    ).then(**refreshed, **private)
     update.click(do_update, inputs=token, outputs=status, **private).then(**refreshed, **private)
     delete.click(do_delete, inputs=[token, choice, confirm], outputs=status, **private).then(
         **refreshed, **private

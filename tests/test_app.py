@@ -280,3 +280,21 @@ def test_log_out_is_offered_only_to_a_logged_in_administrator(settings: Settings
         {"visible": True, "__type__": "update"}
     ] * 2  # the panel and 退出管理
     assert {"visible": False, "__type__": "update"} in _handler(demo, "do_logout")(shown[1])
+
+
+def test_a_saved_paste_leaves_the_boxes_and_a_refused_one_keeps_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(make_assistant(settings), monkeypatch, password="correct horse battery") as port:
+        token = call(port, "admin-login", ["correct horse battery"])[1]
+        message, title, body = call(
+            port, "save-paste", [token, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒。"]
+        )
+        assert message.startswith("已加入：赈酒.txt") and (title, body) == (
+            "",
+            "",
+        )  # a second click saves nothing
+        message, title, body = call(port, "save-paste", [token, "只有标题", ""])
+        assert message.startswith("未加入") and title == body == {
+            "__type__": "update"
+        }  # what was typed stays

@@ -291,3 +291,24 @@ def test_uploaded_article_is_indexed_cited_deleted_and_restored(page: Page, tmp_
     page.get_by_role("button", name="恢复").click()
     page.get_by_text("已恢复：青岛港 新航线.txt").wait_for(timeout=ANSWER_MS)
     page.locator("#article-table").get_by_text("青岛港开通至非洲东海岸的集装箱直达航线").wait_for()
+
+
+def test_a_saved_paste_leaves_the_boxes_and_a_refused_one_keeps_them(page: Page) -> None:
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    title, body = page.get_by_label("标题", exact=True), page.get_by_label("正文", exact=True)
+    title.fill("只有标点")
+    body.fill("。。。！")
+    page.get_by_role("button", name="保存粘贴的文章").click()
+    page.locator("#corpus-status").get_by_text("未加入").wait_for(timeout=30_000)
+    assert (title.input_value(), body.input_value()) == ("只有标点", "。。。！")  # nothing typed is lost
+    title.fill("龙潭河镇取消赈酒")
+    body.fill("　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。")
+    page.get_by_role("button", name="保存粘贴的文章").click()
+    page.locator("#corpus-status").get_by_text("已加入").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('textarea')].every(t => !/龙潭河镇/.test(t.value))",
+        timeout=10_000,
+    )  # a second click has nothing to save twice
