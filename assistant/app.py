@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assistant.access import (
@@ -34,7 +34,7 @@ from assistant.chat_view import PANEL_CSS, PANEL_EMPTY, SCROLL_TO_QUOTES_JS, cha
 from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
 from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
-from assistant.examples import example_questions
+from assistant.examples import LiveExamples
 from assistant.feedback import (
     DOWN,
     UP,
@@ -226,7 +226,8 @@ def build_app(
                 since = gr.Textbox(label="起始日期", placeholder="2020-01-01")
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             recent = RecentAnswers() if feedback is not None else None
-            examples = example_questions(assistant)  # each one asked and answered first
+            live = LiveExamples(assistant)  # each one asked and answered first
+            examples = live.questions()
             # The sources panel is made first (the chat names it as an output), shown beside the
             # chat; on a narrow screen the row wraps and it goes below.
             panel = gr.HTML(PANEL_EMPTY, elem_id="sources", render=False)
@@ -246,17 +247,18 @@ def build_app(
                         elem_id="chat",
                         latex_delimiters=[],
                     )
+                    question = gr.Textbox(
+                        placeholder=placeholder(examples),
+                        label="问题",
+                        elem_id="question",
+                        # A send button (Gradio's icon, so the field's accessible name stays 问题):
+                        # a phone's keyboard may have no Enter that sends.
+                        submit_btn=True,
+                    )
                     gr.ChatInterface(
                         make_respond(assistant, recent),
                         chatbot=chatbot,
-                        textbox=gr.Textbox(
-                            placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题",
-                            label="问题",
-                            elem_id="question",
-                            # A send button (Gradio's icon, so the field's accessible name stays 问题):
-                            # a phone's keyboard may have no Enter that sends.
-                            submit_btn=True,
-                        ),
+                        textbox=question,
                         examples=[[q] for q in examples] or None,
                         examples_label="示例问题",
                         additional_inputs=[only_article, only_source, since, until],
@@ -270,6 +272,17 @@ def build_app(
                 with gr.Column(scale=2, min_width=320):
                     panel.render()
                     panel.change(None, js=SCROLL_TO_QUOTES_JS, api_name=False, queue=False)
+
+        def fresh_examples() -> tuple[Any, ...]:
+            # Re-checked when the index changed since they were shown: a deleted article's question
+            # would be refused, or answered from another article.
+            now = live.questions()
+            return gr.update(examples=[{"text": q} for q in now] or None), gr.update(
+                placeholder=placeholder(now)
+            )
+
+        # Without examples at startup Gradio wires no handler for clicking one, so none are offered later.
+        page_examples = (fresh_examples, [chatbot, question]) if examples else None
         with gr.Tab("语料库"):
             table = gr.Dataframe(
                 value=lambda: article_rows(assistant),
@@ -281,7 +294,12 @@ def build_app(
             if gate is None:
                 gr.Markdown(READ_ONLY_NOTE, elem_id="read-only-note")
             else:
-                _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
+                _management(
+                    gr,
+                    CorpusManager(assistant, gate),
+                    [table, title, only_article, only_source],
+                    page_examples,
+                )
 
         def fresh_menus() -> tuple[Any, Any]:
             # The menus were filled when the app was built: a page opened after an update (from
@@ -289,7 +307,14 @@ def build_app(
             return gr.update(choices=article_choices(assistant)), gr.update(choices=sources(assistant))
 
         demo.load(fresh_menus, outputs=[only_article, only_source], api_name=False, queue=False)
+        if page_examples is not None:
+            demo.load(page_examples[0], outputs=page_examples[1], api_name=False)
     return demo
+
+
+def placeholder(examples: list[str]) -> str:
+    """The question box's hint: the first example question, when there is one."""
+    return f"输入问题，例如：{examples[0]}" if examples else "输入问题"
 
 
 FEEDBACK_THANKS = "已记录，谢谢。"
@@ -330,8 +355,17 @@ def _votes(gr: Any, chatbot: Any, log: FeedbackLog, recent: RecentAnswers) -> No
     )
 
 
-def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
-    """The login box and the management panel, wired to ``manager``'s checked handlers."""
+def _management(
+    gr: Any,
+    manager: CorpusManager,
+    shown: list[Any],
+    examples: tuple[Callable[[], tuple[Any, ...]], list[Any]] | None = None,
+) -> None:
+    """The login box and the management panel, wired to ``manager``'s checked handlers.
+
+    After each change to the corpus, ``shown`` (the article table, title and filter menus) and
+    ``examples`` (a handler and its outputs: the example questions) are refreshed.
+    """
     assistant = manager.assistant
     with gr.Row():
         password = gr.Textbox(label="管理员密码", type="password", scale=3, elem_id="admin-password")
@@ -447,6 +481,13 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         "inputs": [token, choice, trashed],
         "outputs": [*shown, choice, confirm, trashed],
     }
+    if examples is not None:
+        fresh, outputs = examples
+
+        def refresh_all(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
+            return (*refresh(held, chosen, in_trash), *fresh())
+
+        refreshed = {**refreshed, "fn": refresh_all, "outputs": [*refreshed["outputs"], *outputs]}
     # A file just saved can be deleted at once, before any update indexes it.
     upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
         lambda: None, outputs=files, **private

@@ -312,3 +312,48 @@ def test_a_saved_paste_leaves_the_boxes_and_a_refused_one_keeps_them(page: Page)
         "() => [...document.querySelectorAll('textarea')].every(t => !/龙潭河镇/.test(t.value))",
         timeout=10_000,
     )  # a second click has nothing to save twice
+
+
+SEED_QUESTION = "天津首批援助医疗队中有多少名党员？"  # listed by the seed article below
+SEED_ARTICLE = "004_cc6cff157fc3fbb6.txt"
+EXAMPLES_JS = "() => [...document.querySelectorAll('#chat button.example')].map(b => b.innerText.trim())"
+
+
+def _examples_become(page: Page, present: bool) -> None:
+    page.wait_for_function(
+        "([q, present]) => { const shown = [...document.querySelectorAll('#chat button.example')]"
+        ".map(b => b.innerText.trim()); return shown.length > 0 && shown.includes(q) === present; }",
+        arg=[SEED_QUESTION, present],
+        timeout=30_000,
+    )
+
+
+def test_examples_follow_a_delete_and_a_restore(page: Page, server: tuple[str, Path]) -> None:
+    assert SEED_QUESTION in page.evaluate(EXAMPLES_JS)
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    _choose(page, "delete-choice", SEED_ARTICLE)
+    page.get_by_label(f"确认删除 {SEED_ARTICLE}").check()
+    page.get_by_role("button", name="删除并更新索引").click()
+    page.get_by_text("删除 1 篇").wait_for(timeout=ANSWER_MS)
+    page.get_by_role("tab", name="问答").click()
+    _examples_become(page, present=False)  # this page's chat, at once
+    assert SEED_QUESTION not in (page.get_by_label("问题", exact=True).get_attribute("placeholder") or "")
+
+    page.goto(server[0], wait_until="domcontentloaded")  # a page opened afterwards
+    page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
+    _examples_become(page, present=False)
+    page.wait_for_timeout(2000)  # the page's load events have run: the list stays without it
+    assert SEED_QUESTION not in page.evaluate(EXAMPLES_JS)
+
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    _choose(page, "restore-choice", SEED_ARTICLE)
+    page.get_by_role("button", name="恢复").click()
+    page.get_by_text(f"已恢复：{SEED_ARTICLE}").wait_for(timeout=ANSWER_MS)
+    page.get_by_role("tab", name="问答").click()
+    _examples_become(page, present=True)  # its listed question is asked again, and shown
