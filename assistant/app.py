@@ -56,6 +56,9 @@ blockquote { margin: 4px 0 8px 0; color: #444; }
 .answer { font-weight: 700; text-decoration: underline; text-underline-offset: 3px; }
 .ctl { color: #a8071a; font-size: 0.75em; border: 1px dotted #a8071a; border-radius: 2px; }
 #chat .message-row { scroll-margin-top: 32px; }
+/* Gradio floats its scroll-to-bottom arrow over the bottom of the messages, on the text there (on
+   a phone, the last lines of a long answer). In the flow instead, the list makes room above it. */
+#chat .scroll-down-button-container { position: static; transform: none; align-self: center; margin: 4px 0; }
 """
 
 

@@ -357,3 +357,45 @@ def test_examples_follow_a_delete_and_a_restore(page: Page, server: tuple[str, P
     page.get_by_text(f"已恢复：{SEED_ARTICLE}").wait_for(timeout=ANSWER_MS)
     page.get_by_role("tab", name="问答").click()
     _examples_become(page, present=True)  # its listed question is asked again, and shown
+
+
+# The text lines inside the chat's visible area that Gradio's scroll-to-bottom arrow covers;
+# null when the arrow is not shown.
+UNDER_THE_ARROW_JS = """() => {
+  const arrow = document.querySelector("#chat .scroll-down-button-container button");
+  if (!arrow) return null;
+  const a = arrow.getBoundingClientRect();
+  const list = document.querySelector("#chat [role=log]");
+  const shown = list.getBoundingClientRect();
+  const covered = [];
+  const walk = document.createTreeWalker(list, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      const top = Math.max(r.top, shown.top), bottom = Math.min(r.bottom, shown.bottom);
+      if (top < bottom && top < a.bottom && bottom > a.top && r.left < a.right && r.right > a.left)
+        covered.push(node.textContent.trim().slice(0, 30));
+    }
+  }
+  return covered;
+}"""
+
+
+def test_on_a_phone_the_scroll_down_arrow_never_covers_the_answer(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    _ask(page, "雷神山医院项目指挥部成立了什么组织？", 0)
+    _ask(page, "火神山医院是哪家企业负责建设的？", 1)
+    # Gradio shows the arrow while the list is more than 100 px above its end: from there up, the
+    # arrow sat over the answer's last lines (its citation lines) until the reader reached the end.
+    for above_the_end in (300, 200, 150, 110, 0):
+        page.evaluate(
+            "d => { const l = document.querySelector('#chat [role=log]');"
+            " l.scrollTop = l.scrollHeight - l.clientHeight - d; }",
+            above_the_end,
+        )
+        page.wait_for_timeout(300)
+        covered = page.evaluate(UNDER_THE_ARROW_JS)
+        assert (covered is None) == (above_the_end == 0)  # shown above the end, gone at it
+        assert not covered, f"{above_the_end} px above the end, the arrow covers {covered}"
