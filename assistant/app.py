@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assistant.access import (
@@ -34,7 +34,7 @@ from assistant.chat_view import PANEL_CSS, PANEL_EMPTY, SCROLL_TO_QUOTES_JS, cha
 from assistant.corpus import ARTICLE_SUFFIXES, trashed_articles
 from assistant.corpus.readers import upload_limit
 from assistant.errors import AssistantError
-from assistant.examples import example_questions
+from assistant.examples import LiveExamples
 from assistant.feedback import (
     DOWN,
     UP,
@@ -56,6 +56,9 @@ blockquote { margin: 4px 0 8px 0; color: #444; }
 .answer { font-weight: 700; text-decoration: underline; text-underline-offset: 3px; }
 .ctl { color: #a8071a; font-size: 0.75em; border: 1px dotted #a8071a; border-radius: 2px; }
 #chat .message-row { scroll-margin-top: 32px; }
+/* Gradio floats its scroll-to-bottom arrow over the bottom of the messages, on the text there (on
+   a phone, the last lines of a long answer). In the flow instead, the list makes room above it. */
+#chat .scroll-down-button-container { position: static; transform: none; align-self: center; margin: 4px 0; }
 """
 
 
@@ -226,7 +229,8 @@ def build_app(
                 since = gr.Textbox(label="起始日期", placeholder="2020-01-01")
                 until = gr.Textbox(label="截止日期", placeholder="2020-02-29")
             recent = RecentAnswers() if feedback is not None else None
-            examples = example_questions(assistant)  # each one asked and answered first
+            live = LiveExamples(assistant)  # each one asked and answered first
+            examples = live.questions()
             # The sources panel is made first (the chat names it as an output), shown beside the
             # chat; on a narrow screen the row wraps and it goes below.
             panel = gr.HTML(PANEL_EMPTY, elem_id="sources", render=False)
@@ -246,17 +250,18 @@ def build_app(
                         elem_id="chat",
                         latex_delimiters=[],
                     )
+                    question = gr.Textbox(
+                        placeholder=placeholder(examples),
+                        label="问题",
+                        elem_id="question",
+                        # A send button (Gradio's icon, so the field's accessible name stays 问题):
+                        # a phone's keyboard may have no Enter that sends.
+                        submit_btn=True,
+                    )
                     gr.ChatInterface(
                         make_respond(assistant, recent),
                         chatbot=chatbot,
-                        textbox=gr.Textbox(
-                            placeholder=f"输入问题，例如：{examples[0]}" if examples else "输入问题",
-                            label="问题",
-                            elem_id="question",
-                            # A send button (Gradio's icon, so the field's accessible name stays 问题):
-                            # a phone's keyboard may have no Enter that sends.
-                            submit_btn=True,
-                        ),
+                        textbox=question,
                         examples=[[q] for q in examples] or None,
                         examples_label="示例问题",
                         additional_inputs=[only_article, only_source, since, until],
@@ -270,6 +275,17 @@ def build_app(
                 with gr.Column(scale=2, min_width=320):
                     panel.render()
                     panel.change(None, js=SCROLL_TO_QUOTES_JS, api_name=False, queue=False)
+
+        def fresh_examples() -> tuple[Any, ...]:
+            # Re-checked when the index changed since they were shown: a deleted article's question
+            # would be refused, or answered from another article.
+            now = live.questions()
+            return gr.update(examples=[{"text": q} for q in now] or None), gr.update(
+                placeholder=placeholder(now)
+            )
+
+        # Without examples at startup Gradio wires no handler for clicking one, so none are offered later.
+        page_examples = (fresh_examples, [chatbot, question]) if examples else None
         with gr.Tab("语料库"):
             table = gr.Dataframe(
                 value=lambda: article_rows(assistant),
@@ -281,7 +297,12 @@ def build_app(
             if gate is None:
                 gr.Markdown(READ_ONLY_NOTE, elem_id="read-only-note")
             else:
-                _management(gr, CorpusManager(assistant, gate), [table, title, only_article, only_source])
+                _management(
+                    gr,
+                    CorpusManager(assistant, gate),
+                    [table, title, only_article, only_source],
+                    page_examples,
+                )
 
         def fresh_menus() -> tuple[Any, Any]:
             # The menus were filled when the app was built: a page opened after an update (from
@@ -289,7 +310,14 @@ def build_app(
             return gr.update(choices=article_choices(assistant)), gr.update(choices=sources(assistant))
 
         demo.load(fresh_menus, outputs=[only_article, only_source], api_name=False, queue=False)
+        if page_examples is not None:
+            demo.load(page_examples[0], outputs=page_examples[1], api_name=False)
     return demo
+
+
+def placeholder(examples: list[str]) -> str:
+    """The question box's hint: the first example question, when there is one."""
+    return f"输入问题，例如：{examples[0]}" if examples else "输入问题"
 
 
 FEEDBACK_THANKS = "已记录，谢谢。"
@@ -330,8 +358,17 @@ def _votes(gr: Any, chatbot: Any, log: FeedbackLog, recent: RecentAnswers) -> No
     )
 
 
-def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
-    """The login box and the management panel, wired to ``manager``'s checked handlers."""
+def _management(
+    gr: Any,
+    manager: CorpusManager,
+    shown: list[Any],
+    examples: tuple[Callable[[], tuple[Any, ...]], list[Any]] | None = None,
+) -> None:
+    """The login box and the management panel, wired to ``manager``'s checked handlers.
+
+    After each change to the corpus, ``shown`` (the article table, title and filter menus) and
+    ``examples`` (a handler and its outputs: the example questions) are refreshed.
+    """
     assistant = manager.assistant
     with gr.Row():
         password = gr.Textbox(label="管理员密码", type="password", scale=3, elem_id="admin-password")
@@ -414,6 +451,12 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         message, issued = manager.logout(held)
         return message, issued, gr.update(visible=False), gr.update(visible=False)
 
+    def do_paste(held: str, title: str, body: str) -> tuple[Any, ...]:
+        # A saved article leaves the boxes, so a second click cannot save it twice; a refused one
+        # stays there to be fixed (skipped, not written back: the reader may have typed on meanwhile).
+        message, saved = manager.paste(held, title, body)
+        return (message, "", "") if saved else (message, gr.skip(), gr.skip())
+
     def do_update(held: str, progress: Any = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         return manager.update(held, progress)
 
@@ -441,13 +484,23 @@ def _management(gr: Any, manager: CorpusManager, shown: list[Any]) -> None:
         "inputs": [token, choice, trashed],
         "outputs": [*shown, choice, confirm, trashed],
     }
+    if examples is not None:
+        fresh, outputs = examples
+
+        def refresh_all(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
+            return (*refresh(held, chosen, in_trash), *fresh())
+
+        refreshed = {**refreshed, "fn": refresh_all, "outputs": [*refreshed["outputs"], *outputs]}
     # A file just saved can be deleted at once, before any update indexes it.
     upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
         lambda: None, outputs=files, **private
     ).then(**refreshed, **private)
-    paste.click(manager.paste, inputs=[token, paste_title, paste_body], outputs=status, **private).then(
-        **refreshed, **private
-    )
+    paste.click(
+        do_paste,
+        inputs=[token, paste_title, paste_body],
+        outputs=[status, paste_title, paste_body],
+        **private,
+    ).then(**refreshed, **private)
     update.click(do_update, inputs=token, outputs=status, **private).then(**refreshed, **private)
     delete.click(do_delete, inputs=[token, choice, confirm], outputs=status, **private).then(
         **refreshed, **private

@@ -5,13 +5,15 @@ The articles' ``questions:`` front matter comes first. When that gives fewer tha
 with its unit becomes 多少 + unit, a date becomes 哪天, and the clause around it is
 the question (「400余名党员在党旗下郑重宣誓」 → 「多少名党员在党旗下郑重宣誓？」). Every
 example is asked at startup; it is shown only when the assistant answers it, and a
-made-up one only when its first quote holds the fact it was made from.
+made-up one only when its first quote holds the fact it was made from. When the live
+index changes, :class:`LiveExamples` asks the shown ones again and replaces those that fail.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -113,21 +115,94 @@ def _answers(assistant: Assistant, question: str) -> list[tuple[str, int, int]] 
     return [(q.article_id, q.start, q.end) for q in answer.quotes] if answer.answered else None
 
 
-def example_questions(assistant: Assistant, wanted: int = WANTED) -> list[str]:
-    """The chat's example questions: listed ones it answers, then made-up ones it answers right."""
-    articles = assistant.index.articles
-    listed = [q.strip() for meta in articles.values() for q in (meta.questions or "").split("|") if q.strip()]
-    examples: list[str] = []
-    for question in list(dict.fromkeys(listed))[:MAX_TRIES]:
-        if len(examples) < LISTED_LIMIT and _answers(assistant, question):
-            examples.append(question)
+def listed_questions(assistant: Assistant) -> list[str]:
+    """The questions the live index's articles list in their front matter, each once."""
+    articles = assistant.index.articles.values()
+    listed = [q.strip() for meta in articles for q in (meta.questions or "").split("|") if q.strip()]
+    return list(dict.fromkeys(listed))
+
+
+@dataclass(frozen=True)
+class Example:
+    """A question shown in the empty chat; ``made`` when it was made from a sentence's fact."""
+
+    text: str
+    made: MadeQuestion | None = None
+
+
+def _holds(assistant: Assistant, example: Example) -> bool:
+    """Whether the assistant answers ``example``, a made-up one with its fact in the first quote."""
+    quotes = _answers(assistant, example.text)
+    if example.made is None:
+        return bool(quotes)
+    made = example.made
+    return any(a == made.article_id and s <= made.start and made.end <= e for a, s, e in (quotes or [])[:1])
+
+
+def choose_examples(
+    assistant: Assistant, wanted: int = WANTED, kept: list[Example] | None = None
+) -> list[Example]:
+    """Listed questions it answers, then made-up ones it answers right, after ``kept`` ones."""
+    examples = list(kept or [])
+    shown = {e.text for e in examples}
+    for question in listed_questions(assistant)[:MAX_TRIES]:
+        if question in shown or sum(e.made is None for e in examples) >= LISTED_LIMIT:
+            continue
+        if _holds(assistant, Example(question)):
+            examples.append(Example(question))
     made = made_questions(iter(assistant.index.passages))
     for _, candidate in zip(range(MAX_TRIES), made, strict=False):
         if len(examples) >= wanted:
             break
-        first = (_answers(assistant, candidate.text) or [])[:1]
-        if any(
-            a == candidate.article_id and s <= candidate.start and candidate.end <= e for a, s, e in first
-        ):
-            examples.append(candidate.text)
+        if candidate.text not in shown and _holds(assistant, Example(candidate.text, candidate)):
+            examples.append(Example(candidate.text, candidate))
     return examples
+
+
+def example_questions(assistant: Assistant, wanted: int = WANTED) -> list[str]:
+    """The chat's example questions: listed ones it answers, then made-up ones it answers right."""
+    return [e.text for e in choose_examples(assistant, wanted)]
+
+
+class LiveExamples:
+    """The examples to show, following the live index.
+
+    Chosen when the app starts. When the index a question would be answered from is no longer
+    the one they were checked on (an update from the Corpus tab, or ``assistant index update``
+    beside the server), the shown ones are asked again; any no longer answered, or whose listing
+    article is gone, are replaced, and newly listed questions are tried. Nothing is asked while
+    the index stays the same.
+    """
+
+    def __init__(self, assistant: Assistant, wanted: int = WANTED) -> None:
+        self.assistant = assistant
+        self.wanted = wanted
+        self._lock = threading.Lock()
+        self._index = assistant.index
+        self._listed = set(listed_questions(assistant))
+        self._examples = choose_examples(assistant, wanted)
+
+    def questions(self) -> list[str]:
+        """The examples checked on the live index (re-checked first when it changed)."""
+        if self.assistant.index is not self._index:
+            with self._lock:  # one page re-checks them; pages opened meanwhile wait for its list
+                index = self.assistant.index
+                if index is not self._index:
+                    self._recheck()
+                    self._index = index
+        return [e.text for e in self._examples]
+
+    def _recheck(self) -> None:
+        listed = set(listed_questions(self.assistant))
+        # A listed one goes with the article listing it, even if another article could answer it.
+        kept = [
+            e
+            for e in self._examples
+            if (e.made is not None or e.text in listed) and _holds(self.assistant, e)
+        ]
+        if len(kept) < max(len(self._examples), self.wanted) or not listed <= self._listed:
+            kept = choose_examples(self.assistant, self.wanted, kept)
+        logger.info(
+            "example questions re-checked on the new index: %d shown, were %d", len(kept), len(self._examples)
+        )
+        self._examples, self._listed = kept, listed

@@ -173,19 +173,19 @@ class CorpusManager:
             return f"{what}：{md_escape(public_message(str(exc), self.assistant.settings))}"
         return f"{what}：{exc.strerror}"
 
-    def paste(self, token: str | None, title: str | None, body: str | None) -> str:
-        """Save a pasted article into the corpus (refused unwritten when over the size limit)."""
+    def paste(self, token: str | None, title: str | None, body: str | None) -> tuple[str, bool]:
+        """(message, saved): save a pasted article into the corpus (refused unwritten when over the
+        size limit); ``saved`` tells the page it may clear what was pasted."""
         if not self.gate.check(token):
-            return ADMIN_REQUIRED
+            return ADMIN_REQUIRED, False
         try:
             saved = add_text(
                 self.corpus, title or "", body or "", max_bytes=self.assistant.settings.max_file_bytes
             )
         except (AssistantError, OSError) as exc:
-            return self._failed("未加入", exc)
-        return (
-            f"已加入：{md_escape(saved.relative_to(self.corpus).as_posix())}\n\n点击「更新索引」后即可提问。"
-        )
+            return self._failed("未加入", exc), False
+        name = md_escape(saved.relative_to(self.corpus).as_posix())
+        return f"已加入：{name}\n\n点击「更新索引」后即可提问。", True
 
     def update(self, token: str | None, progress: Any = None) -> str:
         """Update the index from the corpus."""

@@ -280,3 +280,46 @@ def test_log_out_is_offered_only_to_a_logged_in_administrator(settings: Settings
         {"visible": True, "__type__": "update"}
     ] * 2  # the panel and 退出管理
     assert {"visible": False, "__type__": "update"} in _handler(demo, "do_logout")(shown[1])
+
+
+def test_a_saved_paste_leaves_the_boxes_and_a_refused_one_keeps_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(make_assistant(settings), monkeypatch, password="correct horse battery") as port:
+        token = call(port, "admin-login", ["correct horse battery"])[1]
+        message, title, body = call(
+            port, "save-paste", [token, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒。"]
+        )
+        assert message.startswith("已加入：赈酒.txt") and (title, body) == (
+            "",
+            "",
+        )  # a second click saves nothing
+        message, title, body = call(port, "save-paste", [token, "只有标题", ""])
+        assert message.startswith("未加入") and title == body == {
+            "__type__": "update"
+        }  # what was typed stays
+
+
+def test_examples_follow_a_delete_from_the_corpus_tab(settings: Settings) -> None:
+    from assistant.access import AdminGate
+
+    assistant = make_assistant(settings)
+    write_article(
+        settings.corpus_dir,
+        "b.txt",
+        "---\ntitle: 天津医疗队\nquestions: 天津首批援助医疗队中有多少名党员？\n---\n"
+        "　　天津首批援助湖北医疗队共138人，其中党员68名。\n",
+    )
+    assistant.update()
+    demo = build_app(assistant, gate=AdminGate("correct horse battery"))
+    asked = "天津首批援助医疗队中有多少名党员？"
+    examples, _ = _handler(demo, "fresh_examples")()  # run when a page loads
+    assert {"text": asked} in examples["examples"]
+    token = _handler(demo, "do_login")("correct horse battery")[1]
+    assert "删除 1 篇" in _handler(demo, "do_delete")(token, "b.txt", True)
+    # The page that deleted it: its chat's examples and the question box's hint follow at once.
+    *_, examples, hint = _handler(demo, "refresh_all")(token, None, None)
+    texts = [e["text"] for e in examples["examples"]]
+    assert texts and asked not in texts and hint["placeholder"] == f"输入问题，例如：{texts[0]}"
+    # A page opened afterwards shows the same list.
+    assert _handler(demo, "fresh_examples")()[0]["examples"] == examples["examples"]

@@ -291,3 +291,111 @@ def test_uploaded_article_is_indexed_cited_deleted_and_restored(page: Page, tmp_
     page.get_by_role("button", name="恢复").click()
     page.get_by_text("已恢复：青岛港 新航线.txt").wait_for(timeout=ANSWER_MS)
     page.locator("#article-table").get_by_text("青岛港开通至非洲东海岸的集装箱直达航线").wait_for()
+
+
+def test_a_saved_paste_leaves_the_boxes_and_a_refused_one_keeps_them(page: Page) -> None:
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    title, body = page.get_by_label("标题", exact=True), page.get_by_label("正文", exact=True)
+    title.fill("只有标点")
+    body.fill("。。。！")
+    page.get_by_role("button", name="保存粘贴的文章").click()
+    page.locator("#corpus-status").get_by_text("未加入").wait_for(timeout=30_000)
+    assert (title.input_value(), body.input_value()) == ("只有标点", "。。。！")  # nothing typed is lost
+    title.fill("龙潭河镇取消赈酒")
+    body.fill("　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。")
+    page.get_by_role("button", name="保存粘贴的文章").click()
+    page.locator("#corpus-status").get_by_text("已加入").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('textarea')].every(t => !/龙潭河镇/.test(t.value))",
+        timeout=10_000,
+    )  # a second click has nothing to save twice
+
+
+SEED_QUESTION = "天津首批援助医疗队中有多少名党员？"  # listed by the seed article below
+SEED_ARTICLE = "004_cc6cff157fc3fbb6.txt"
+EXAMPLES_JS = "() => [...document.querySelectorAll('#chat button.example')].map(b => b.innerText.trim())"
+
+
+def _examples_become(page: Page, present: bool) -> None:
+    page.wait_for_function(
+        "([q, present]) => { const shown = [...document.querySelectorAll('#chat button.example')]"
+        ".map(b => b.innerText.trim()); return shown.length > 0 && shown.includes(q) === present; }",
+        arg=[SEED_QUESTION, present],
+        timeout=30_000,
+    )
+
+
+def test_examples_follow_a_delete_and_a_restore(page: Page, server: tuple[str, Path]) -> None:
+    assert SEED_QUESTION in page.evaluate(EXAMPLES_JS)
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    _choose(page, "delete-choice", SEED_ARTICLE)
+    page.get_by_label(f"确认删除 {SEED_ARTICLE}").check()
+    page.get_by_role("button", name="删除并更新索引").click()
+    page.get_by_text("删除 1 篇").wait_for(timeout=ANSWER_MS)
+    page.get_by_role("tab", name="问答").click()
+    _examples_become(page, present=False)  # this page's chat, at once
+    assert SEED_QUESTION not in (page.get_by_label("问题", exact=True).get_attribute("placeholder") or "")
+
+    page.goto(server[0], wait_until="domcontentloaded")  # a page opened afterwards
+    page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
+    _examples_become(page, present=False)
+    page.wait_for_timeout(2000)  # the page's load events have run: the list stays without it
+    assert SEED_QUESTION not in page.evaluate(EXAMPLES_JS)
+
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    _choose(page, "restore-choice", SEED_ARTICLE)
+    page.get_by_role("button", name="恢复").click()
+    page.get_by_text(f"已恢复：{SEED_ARTICLE}").wait_for(timeout=ANSWER_MS)
+    page.get_by_role("tab", name="问答").click()
+    _examples_become(page, present=True)  # its listed question is asked again, and shown
+
+
+# The text lines inside the chat's visible area that Gradio's scroll-to-bottom arrow covers;
+# null when the arrow is not shown.
+UNDER_THE_ARROW_JS = """() => {
+  const arrow = document.querySelector("#chat .scroll-down-button-container button");
+  if (!arrow) return null;
+  const a = arrow.getBoundingClientRect();
+  const list = document.querySelector("#chat [role=log]");
+  const shown = list.getBoundingClientRect();
+  const covered = [];
+  const walk = document.createTreeWalker(list, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      const top = Math.max(r.top, shown.top), bottom = Math.min(r.bottom, shown.bottom);
+      if (top < bottom && top < a.bottom && bottom > a.top && r.left < a.right && r.right > a.left)
+        covered.push(node.textContent.trim().slice(0, 30));
+    }
+  }
+  return covered;
+}"""
+
+
+def test_on_a_phone_the_scroll_down_arrow_never_covers_the_answer(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    _ask(page, "雷神山医院项目指挥部成立了什么组织？", 0)
+    _ask(page, "火神山医院是哪家企业负责建设的？", 1)
+    # Gradio shows the arrow while the list is more than 100 px above its end: from there up, the
+    # arrow sat over the answer's last lines (its citation lines) until the reader reached the end.
+    for above_the_end in (300, 200, 150, 110, 0):
+        page.evaluate(
+            "d => { const l = document.querySelector('#chat [role=log]');"
+            " l.scrollTop = l.scrollHeight - l.clientHeight - d; }",
+            above_the_end,
+        )
+        page.wait_for_timeout(300)
+        covered = page.evaluate(UNDER_THE_ARROW_JS)
+        assert (covered is None) == (above_the_end == 0)  # shown above the end, gone at it
+        assert not covered, f"{above_the_end} px above the end, the arrow covers {covered}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.config import Settings
-from assistant.examples import example_questions, question_from
+from assistant.examples import LiveExamples, example_questions, question_from
 from assistant.indexing import update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
@@ -67,3 +67,43 @@ def test_examples_the_assistant_would_refuse_are_never_shown(settings: Settings)
     assert example_questions(Assistant(settings, embedder=embedder)) == [
         "雷神山医院项目指挥部成立了什么组织？"
     ]
+
+
+LEISHENSHAN = (
+    "---\ntitle: 建设雷神山\nquestions: 雷神山医院项目指挥部成立了什么组织？\n---\n"
+    "　　1月28日下午，中建三局雷神山医院项目指挥部成立临时党委。\n"
+)
+TIANJIN = (
+    "---\ntitle: 天津医疗队\nquestions: 天津首批援助医疗队中有多少名党员？\n---\n"
+    "　　天津首批援助湖北医疗队共138人，其中党员68名。\n"
+)
+
+
+def test_examples_follow_an_update_made_beside_the_server(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article(settings.corpus_dir, "a.txt", LEISHENSHAN)
+    write_article(settings.corpus_dir, "b.txt", TIANJIN)
+    embedder = FakeEmbedder()
+    update_index(settings, embedder)
+    assistant = Assistant(settings, embedder=embedder, recheck_seconds=0)
+    asked: list[str] = []
+    ask = assistant.ask
+    monkeypatch.setattr(assistant, "ask", lambda question: asked.append(question) or ask(question))
+    live = LiveExamples(assistant)
+    listed = ["雷神山医院项目指挥部成立了什么组织？", "天津首批援助医疗队中有多少名党员？"]
+    assert live.questions()[:2] == listed
+    before = len(asked)
+    assert live.questions()[:2] == listed and len(asked) == before, "nothing asked on the same index"
+
+    (settings.corpus_dir / "b.txt").unlink()
+    update_index(settings, FakeEmbedder())  # `assistant index update` in another process
+    shown = live.questions()
+    assert shown[0] == listed[0] and not any("天津" in q for q in shown), shown
+    before = len(asked)
+    live.questions()
+    assert len(asked) == before
+
+    write_article(settings.corpus_dir, "b.txt", TIANJIN)  # restored: its listed question is tried again
+    update_index(settings, FakeEmbedder())
+    assert live.questions()[:2] == listed

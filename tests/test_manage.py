@@ -67,7 +67,7 @@ def test_every_management_action_refuses_a_missing_wrong_or_expired_token(
         file = uploaded(uploads, "新.txt", TIANJIN.encode())
         assert manager.upload(token, [file]) == ADMIN_REQUIRED
         assert not Path(file).exists(), "a refused upload leaves nothing in Gradio's folder"
-        assert manager.paste(token, "标题", TIANJIN) == ADMIN_REQUIRED
+        assert manager.paste(token, "标题", TIANJIN) == (ADMIN_REQUIRED, False)
         assert manager.update(token) == ADMIN_REQUIRED
         assert manager.delete(token, "a.txt", True) == ADMIN_REQUIRED
         assert manager.restore(token, "a.txt") == ADMIN_REQUIRED
@@ -84,10 +84,10 @@ def test_admin_uploads_pastes_updates_deletes_and_restores(settings: Settings, u
     saved = manager.upload(token, [good, image])
     assert "已加入：天津 医疗队.txt" in saved and "未加入：photo.txt: this is a PNG image" in saved
     assert list(uploads.rglob("*")) == [], "accepted and refused uploads are both cleaned up"
-    assert "已加入：赈酒.txt" in manager.paste(
-        token, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。"
-    )
-    assert "未加入" in manager.paste(token, "", "")
+    message, saved = manager.paste(token, "赈酒", "　　龙潭河镇党委劝导村民取消了赈酒和嫁娶喜宴。")
+    assert "已加入：赈酒.txt" in message and saved
+    message, saved = manager.paste(token, "", "")
+    assert "未加入" in message and not saved
 
     progress_calls: list[float] = []
     message = manager.update(token, lambda fraction, desc="": progress_calls.append(fraction))
@@ -142,8 +142,8 @@ def test_a_path_outside_gradios_upload_folder_is_never_deleted(
 def test_an_oversized_paste_is_refused_before_anything_is_written(settings: Settings) -> None:
     manager = make_manager(settings)
     token = manager.gate.login(PASSWORD)
-    message = manager.paste(token, "九兆", "字" * (3 * 2**20))  # 9 MB of UTF-8
-    assert "未加入" in message and "over the 2 MB limit" in message
+    message, saved = manager.paste(token, "九兆", "字" * (3 * 2**20))  # 9 MB of UTF-8
+    assert "未加入" in message and "over the 2 MB limit" in message and not saved
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt"]
 
 
