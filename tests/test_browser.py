@@ -8,6 +8,7 @@ downloaded). Screenshots go to ``ASSISTANT_SCREENSHOTS`` when it is set
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from assistant.manage import ADMIN_REQUIRED
 from tests.conftest import SEED_DIR
@@ -39,12 +40,9 @@ UPLOADED = """青岛港开通至非洲东海岸的集装箱直达航线
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """`assistant serve` over a copy of the seed corpus; yields (url, corpus folder)."""
-    root = tmp_path_factory.mktemp("browser")
-    corpus = root / "corpus"
-    shutil.copytree(SEED_DIR, corpus)
+@contextlib.contextmanager
+def _serving(root: Path, corpus: Path) -> Iterator[str]:
+    """`assistant serve` over ``corpus`` with the admin password and votes on; yields its url."""
     port = free_port()
     env = {
         **os.environ,
@@ -74,25 +72,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 process.kill()
                 pytest.fail(f"assistant serve not up after {STARTUP_SECONDS}s")
             time.sleep(1)
-    yield url, corpus
+    yield url
     process.terminate()
     process.wait(timeout=30)
     log.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`assistant serve` over a copy of the seed corpus; yields (url, corpus folder)."""
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_DIR, corpus)
+    with _serving(root, corpus) as url:
+        yield url, corpus
+
+
 @pytest.fixture
-def page(server: tuple[str, Path]) -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: run `make test`, which installs Debian's chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
-        page = browser.new_page(viewport={"width": 1200, "height": 1400})
-        page.goto(server[0], wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
-        page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser: Browser, url: str) -> Page:
+    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+    page.goto(url, wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
+    page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(server: tuple[str, Path], browser: Browser) -> Page:
+    return _open(browser, server[0])
 
 
 def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
