@@ -262,13 +262,18 @@ def build_app(
                         make_respond(assistant, recent),
                         chatbot=chatbot,
                         textbox=question,
-                        examples=[[q] for q in examples] or None,
+                        # Gradio wires a click on an example only when it is given some. On an empty
+                        # corpus it gets a blank one, never shown (cleared below), so that examples
+                        # found after the first articles are indexed can be clicked and asked.
+                        examples=[[q] for q in examples or [""]],
                         examples_label="示例问题",
                         additional_inputs=[only_article, only_source, since, until],
                         additional_outputs=[panel],
                         api_name="ask",
                         concurrency_limit=assistant.settings.concurrent_answers,
                     )
+                    if not examples:
+                        chatbot.examples = None
                     chatbot.change(None, js=SHOW_QUESTION_JS, api_name=False, queue=False)
                     if feedback is not None and recent is not None:
                         _votes(gr, chatbot, feedback, recent)
@@ -284,8 +289,7 @@ def build_app(
                 placeholder=placeholder(now)
             )
 
-        # Without examples at startup Gradio wires no handler for clicking one, so none are offered later.
-        page_examples = (fresh_examples, [chatbot, question]) if examples else None
+        page_examples = (fresh_examples, [chatbot, question])
         with gr.Tab("语料库"):
             table = gr.Dataframe(
                 value=lambda: article_rows(assistant),
@@ -310,8 +314,7 @@ def build_app(
             return gr.update(choices=article_choices(assistant)), gr.update(choices=sources(assistant))
 
         demo.load(fresh_menus, outputs=[only_article, only_source], api_name=False, queue=False)
-        if page_examples is not None:
-            demo.load(page_examples[0], outputs=page_examples[1], api_name=False)
+        demo.load(fresh_examples, outputs=[chatbot, question], api_name=False)
     return demo
 
 
@@ -362,7 +365,7 @@ def _management(
     gr: Any,
     manager: CorpusManager,
     shown: list[Any],
-    examples: tuple[Callable[[], tuple[Any, ...]], list[Any]] | None = None,
+    examples: tuple[Callable[[], tuple[Any, ...]], list[Any]],
 ) -> None:
     """The login box and the management panel, wired to ``manager``'s checked handlers.
 
@@ -479,18 +482,16 @@ def _management(
         **copy_token, **private
     )
     choice.change(name_the_article, inputs=choice, outputs=confirm, **private)
+    fresh, outputs = examples
+
+    def refresh_all(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
+        return (*refresh(held, chosen, in_trash), *fresh())
+
     refreshed = {
-        "fn": refresh,
+        "fn": refresh_all,
         "inputs": [token, choice, trashed],
-        "outputs": [*shown, choice, confirm, trashed],
+        "outputs": [*shown, choice, confirm, trashed, *outputs],
     }
-    if examples is not None:
-        fresh, outputs = examples
-
-        def refresh_all(held: str, chosen: str | None, in_trash: str | None) -> tuple[Any, ...]:
-            return (*refresh(held, chosen, in_trash), *fresh())
-
-        refreshed = {**refreshed, "fn": refresh_all, "outputs": [*refreshed["outputs"], *outputs]}
     # A file just saved can be deleted at once, before any update indexes it.
     upload.click(manager.upload, inputs=[token, files], outputs=status, **private).then(
         lambda: None, outputs=files, **private

@@ -323,3 +323,24 @@ def test_examples_follow_a_delete_from_the_corpus_tab(settings: Settings) -> Non
     assert texts and asked not in texts and hint["placeholder"] == f"输入问题，例如：{texts[0]}"
     # A page opened afterwards shows the same list.
     assert _handler(demo, "fresh_examples")()[0]["examples"] == examples["examples"]
+
+
+def test_on_an_empty_corpus_examples_found_after_an_update_are_shown_and_can_be_clicked(
+    settings: Settings,
+) -> None:
+    from assistant.access import AdminGate
+
+    embedder = FakeEmbedder()
+    update_index(settings, embedder)  # a new user's first start: no articles yet
+    demo = build_app(Assistant(settings, embedder=embedder), gate=AdminGate("correct horse battery"))
+    [chatbot] = [b for b in demo.blocks.values() if type(b).__name__ == "Chatbot"]
+    assert not chatbot.examples  # nothing made up to fill the empty chat
+    clicked = [f for f in demo.fns.values() if (chatbot._id, "example_select") in f.targets]
+    assert clicked, "clicking an example shown later must ask it"
+    write_article(settings.corpus_dir, "a.txt", ARTICLE)
+    token = _handler(demo, "do_login")("correct horse battery")[1]
+    assert "索引已更新" in _handler(demo, "do_update")(token)
+    *_, examples, hint = _handler(demo, "refresh_all")(token, None, None)  # the page that updated it
+    asked = "雷神山医院项目指挥部成立了什么组织？"
+    assert {"text": asked} in examples["examples"] and hint["placeholder"] == f"输入问题，例如：{asked}"
+    assert _handler(demo, "fresh_examples")()[0] == examples  # and pages opened later

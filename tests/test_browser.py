@@ -1,13 +1,14 @@
 """The web app in a real browser: `assistant serve` with the real model, driven by Debian's chromium.
 
 The server runs in a subprocess on a free port over a copy of the seed
-corpus; Playwright drives /usr/bin/chromium (installed by `make test`, never
+corpus (or an empty one); Playwright drives /usr/bin/chromium (installed by `make test`, never
 downloaded). Screenshots go to ``ASSISTANT_SCREENSHOTS`` when it is set
 (that is how docs/screenshot.png is made), else to the test's temp folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from assistant.manage import ADMIN_REQUIRED
 from tests.conftest import SEED_DIR
@@ -39,12 +40,9 @@ UPLOADED = """青岛港开通至非洲东海岸的集装箱直达航线
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """`assistant serve` over a copy of the seed corpus; yields (url, corpus folder)."""
-    root = tmp_path_factory.mktemp("browser")
-    corpus = root / "corpus"
-    shutil.copytree(SEED_DIR, corpus)
+@contextlib.contextmanager
+def _serving(root: Path, corpus: Path) -> Iterator[str]:
+    """`assistant serve` over ``corpus`` with the admin password and votes on; yields its url."""
     port = free_port()
     env = {
         **os.environ,
@@ -74,25 +72,53 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 process.kill()
                 pytest.fail(f"assistant serve not up after {STARTUP_SECONDS}s")
             time.sleep(1)
-    yield url, corpus
+    yield url
     process.terminate()
     process.wait(timeout=30)
     log.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`assistant serve` over a copy of the seed corpus; yields (url, corpus folder)."""
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_DIR, corpus)
+    with _serving(root, corpus) as url:
+        yield url, corpus
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`assistant serve` started on an empty corpus, as a new user starts it; yields its url."""
+    root = tmp_path_factory.mktemp("browser-empty")
+    (root / "corpus").mkdir()
+    with _serving(root, root / "corpus") as url:
+        yield url
+
+
 @pytest.fixture
-def page(server: tuple[str, Path]) -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: run `make test`, which installs Debian's chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
-        page = browser.new_page(viewport={"width": 1200, "height": 1400})
-        page.goto(server[0], wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
-        page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser: Browser, url: str) -> Page:
+    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+    page.goto(url, wait_until="domcontentloaded")  # never networkidle: Gradio keeps a stream
+    page.get_by_label("问题", exact=True).wait_for(timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(server: tuple[str, Path], browser: Browser) -> Page:
+    return _open(browser, server[0])
 
 
 def _screenshot(page: Page, name: str, tmp_path: Path) -> Path:
@@ -357,6 +383,40 @@ def test_examples_follow_a_delete_and_a_restore(page: Page, server: tuple[str, P
     page.get_by_text(f"已恢复：{SEED_ARTICLE}").wait_for(timeout=ANSWER_MS)
     page.get_by_role("tab", name="问答").click()
     _examples_become(page, present=True)  # its listed question is asked again, and shown
+
+
+def test_examples_appear_once_the_first_articles_are_indexed(browser: Browser, empty_server: str) -> None:
+    page = _open(browser, empty_server)
+    assert page.evaluate(EXAMPLES_JS) == []  # nothing to ask about yet, and no made-up example
+    page.get_by_role("tab", name="语料库").click()
+    page.get_by_label("管理员密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录为管理员").wait_for(timeout=30_000)
+    page.locator("#article-upload input[type=file]").set_input_files(str(SEED_DIR / SEED_ARTICLE))
+    page.get_by_role("button", name="保存上传的文章").click()
+    page.get_by_text("已加入").wait_for(timeout=30_000)
+    page.get_by_role("button", name="更新索引", exact=True).click()
+    page.get_by_text("索引已更新").wait_for(timeout=ANSWER_MS)
+    page.get_by_role("tab", name="问答").click()
+    _examples_become(page, present=True)  # this page's chat, at once
+    hint = page.get_by_label("问题", exact=True).get_attribute("placeholder") or ""
+    assert hint.startswith("输入问题，例如：") and hint.split("：", 1)[1] in page.evaluate(EXAMPLES_JS)
+
+    later = _open(browser, empty_server)  # a page opened afterwards
+    _examples_become(later, present=True)
+
+    # Clicking one asks it, as clicking an example shown at startup does.
+    page.locator("#chat button.example", has_text=SEED_QUESTION).click()
+    page.wait_for_function(
+        "() => /来源/.test(document.querySelector('#chat .bot.message')?.innerText || '')",
+        timeout=ANSWER_MS,
+    )
+    assert page.locator("#chat .user.message").first.inner_text().strip() == SEED_QUESTION
+    answer = page.locator("#chat .bot.message").first
+    assert "74名党员" in answer.locator("blockquote").first.inner_text()
+    assert "《党旗在防控疫情斗争第一线高高飘扬》" in answer.inner_text()
+    assert "74名" in page.locator("#sources mark").first.inner_text()
+    page.locator("#question .submit-button").wait_for(state="visible")  # the send button is back
 
 
 # The text lines inside the chat's visible area that Gradio's scroll-to-bottom arrow covers;
