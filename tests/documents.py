@@ -105,3 +105,54 @@ def write_docx_paragraphs(path: Path, paragraphs: list[str]) -> Path:
         document.add_paragraph(paragraph)
     document.save(str(path))
     return path
+
+
+_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+# A text box as Word 2010+ writes it: the shape (mc:Choice) and a VML copy for older readers (mc:Fallback).
+_TEXT_BOX = (
+    f'<w:r {_W} xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:v="urn:schemas-microsoft-com:vml"><mc:AlternateContent><mc:Choice Requires="wps">'
+    '<w:drawing><wp:anchor><wp:docPr id="1" name="文本框 1"/><a:graphic><a:graphicData '
+    'uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"><wps:wsp><wps:txbx>'
+    "<w:txbxContent><w:p><w:r><w:t>{box}</w:t></w:r></w:p></w:txbxContent></wps:txbx></wps:wsp>"
+    "</a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape>"
+    "<v:textbox><w:txbxContent><w:p><w:r><w:t>{box}</w:t></w:r></w:p></w:txbxContent></v:textbox>"
+    "</v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+)
+
+
+def write_edited_docx(path: Path) -> Path:
+    """A Word file as an editor leaves it: a tracked insertion and deletion, a paragraph in a
+    content control, a text box, and a cross-reference field, each holding words of the article."""
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    edited = document.add_paragraph("全年粮食产量保持在")
+    edited._p.append(
+        parse_xml(f'<w:ins {_W} w:id="1" w:author="编辑"><w:r><w:t>一万三千亿斤</w:t></w:r></w:ins>')
+    )
+    edited._p.append(
+        parse_xml(
+            f'<w:del {_W} w:id="2" w:author="编辑"><w:r><w:delText>一万二千亿斤</w:delText></w:r></w:del>'
+        )
+    )
+    edited.add_run("以上，确保国家粮食安全。")
+    edited._p.addnext(
+        parse_xml(
+            f'<w:sdt {_W}><w:sdtPr><w:alias w:val="正文"/></w:sdtPr><w:sdtContent><w:p><w:r>'
+            "<w:t>城镇新增就业一千二百万人以上。</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        )
+    )
+    boxed = document.add_paragraph("会议期间，")
+    boxed._p.append(parse_xml(_TEXT_BOX.format(box="雷神山医院今天交付使用。")))
+    cited = document.add_paragraph("详见")
+    cited._p.append(
+        parse_xml(f'<w:fldSimple {_W} w:instr=" REF 表一 "><w:r><w:t>表一</w:t></w:r></w:fldSimple>')
+    )
+    cited.add_run("所列数据。")
+    document.save(str(path))
+    return path

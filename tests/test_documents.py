@@ -14,7 +14,15 @@ from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder
-from tests.documents import HEADER, PAGE_1, PAGE_2, write_docx, write_pdf, write_scanned_pdf
+from tests.documents import (
+    HEADER,
+    PAGE_1,
+    PAGE_2,
+    write_docx,
+    write_edited_docx,
+    write_pdf,
+    write_scanned_pdf,
+)
 
 
 def _answerer(settings: Settings, embedder: FakeEmbedder) -> Answerer:
@@ -161,3 +169,14 @@ def test_a_wrap_is_a_space_only_between_latin_characters() -> None:
 def test_a_pdf_holding_only_headers_and_page_numbers_is_not_called_a_scan(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="only running headers, footers or page numbers"):
         read_article(write_pdf(tmp_path / "空白.pdf", [[], [], []]), tmp_path)
+
+
+def test_an_edited_docx_keeps_insertions_content_controls_text_boxes_and_fields(tmp_path: Path) -> None:
+    article = read_article(write_edited_docx(tmp_path / "稿件.docx"), tmp_path)
+    assert article.text.splitlines() == [
+        "全年粮食产量保持在一万三千亿斤以上，确保国家粮食安全。",  # the insertion in, the deletion out
+        "城镇新增就业一千二百万人以上。",
+        "会议期间，",
+        "雷神山医院今天交付使用。",  # once: Word stores a text box twice (shape and VML copy)
+        "详见表一所列数据。",
+    ]
