@@ -310,3 +310,14 @@ def test_an_indexed_page_is_quoted_from_its_body_and_never_from_its_chrome(
     # The answer stands only in the related-news list: no quote may come from it.
     chrome = answerer.ask("东郊污水厂扩建后日处理能力怎么样？")
     assert not [c for c in CHROME_STRINGS for q in chrome.quotes if c in q.quote]
+
+
+def test_a_page_saved_with_many_comments_gives_its_article_not_the_comments() -> None:
+    # A reader saved the page with its comments expanded: 120 of them in the page's comment
+    # list, more running text than the article, which must still win.
+    comment = '<div class="comment"><span class="user">网友{n}</span><p>终于通水了，我们小区水压一直不够，盼了好久！</p></div>'
+    many = "".join(comment.format(n=n) for n in range(120))
+    page = news_page().replace('<div class="comment-list">', f'<div class="comment-list">{many}')
+    assert (
+        extract_html(page.encode(), "page.html").text == extract_html(news_page().encode(), "page.html").text
+    )

@@ -245,7 +245,11 @@ def main_blocks(tree: HtmlElement) -> list[HtmlElement]:
             ranked[candidate] = score + _class_weight(candidate)
     if not ranked:
         return []
-    best = max(ranked, key=ranked.__getitem__)
+    # A block the page names a comment list, sidebar or footer is the article only when no other
+    # block has running text: a page saved with its comments expanded (120 will do) scores its
+    # comment list past the article by more than any fixed penalty.
+    named_chrome = {candidate for candidate in ranked if _NEGATIVE.search(_words(candidate))}
+    best = max(set(ranked) - named_chrome or ranked, key=ranked.__getitem__)
     parent = best.getparent()
     # An article split by an ad or a picture box into sibling blocks: readability's sibling rule.
     return [
@@ -261,8 +265,12 @@ def _link_density(element: HtmlElement) -> float:
     return linked / total if total else 1.0
 
 
+def _words(element: HtmlElement) -> str:
+    return f"{element.get('id', '')} {element.get('class', '')}"
+
+
 def _class_weight(element: HtmlElement) -> float:
-    words = f"{element.get('id', '')} {element.get('class', '')}"
+    words = _words(element)
     return (5 if _POSITIVE.search(words) else 0) - (25 if _NEGATIVE.search(words) else 0)
 
 
