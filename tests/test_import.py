@@ -91,7 +91,10 @@ def test_the_corpus_tab_takes_pdf_docx_and_exports(settings: Settings, uploads: 
     for name in ("要闻.pdf", "年报.docx", "e.csv"):
         assert f"已加入：{name}" in saved
     assert "未加入：坏.docx: damaged or not a Word .docx document" in saved
-    assert "未加入：bad.jsonl: no record in it can be read (bad.jsonl: line 1 is not valid JSON" in saved
+    assert (
+        "未加入：bad.jsonl: not a JSONL export, no line of it is a JSON object (line 1 is not valid JSON"
+        in saved
+    )
     message = manager.update(token)
     assert "新增 3 篇" in message
     assert "e.csv" in manager.deletable() and "e.csv#1" not in manager.deletable()
@@ -105,7 +108,7 @@ def test_the_update_message_caps_the_reasons_it_lists(settings: Settings, upload
         json.dumps({"id": str(n), "body": f"第{n}颗北斗卫星{'发射' * n}成功。"}, ensure_ascii=False)
         for n in range(3)
     ]
-    lines += ["{broken"] * (MAX_REASONS + 5)
+    lines += [json.dumps({"id": f"x{n}", "body": ""}) for n in range(MAX_REASONS + 5)]
     (settings.corpus_dir / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     message = manager.update(manager.gate.login(PASSWORD))
     assert "新增 3 篇" in message and f"跳过 {MAX_REASONS + 5} 篇" in message

@@ -17,6 +17,7 @@ from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
 from tests.conftest import FakeEmbedder
+from tests.documents import PAGE_1, write_pdf
 
 RECORDS = [
     {
@@ -253,3 +254,40 @@ def test_control_characters_in_a_records_title_and_source_are_dropped(tmp_path: 
     (tmp_path / "e.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
     assert (article.title, article.source) == ("]0;pwned 港珠澳 [2J大桥", "新华 社")
+
+
+def test_a_file_that_is_no_export_at_all_is_one_message(tmp_path: Path) -> None:
+    # A .json export pretty-printed (one object over many lines), a PDF and empty files, renamed.
+    (tmp_path / "pretty.jsonl").write_text(
+        json.dumps(RECORDS * 20, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    pdf = write_pdf(tmp_path / "a.pdf", [PAGE_1]).read_bytes()
+    (tmp_path / "pdf.jsonl").write_bytes(pdf)
+    (tmp_path / "pdf.csv").write_bytes(pdf)
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("标题,正文\r\n", encoding="utf-8")
+    reasons = {}
+    for name in ("pretty.jsonl", "pdf.jsonl", "pdf.csv", "empty.jsonl", "empty.csv", "header.csv"):
+        skipped: list[str] = []
+        with pytest.raises(CorpusError) as refused:
+            list(read_records(tmp_path / name, tmp_path, "", skipped, 2**20))
+        assert skipped == []
+        reasons[name] = str(refused.value)
+    assert reasons == {
+        "pretty.jsonl": "pretty.jsonl: not a JSONL export, no line of it is a JSON object "
+        "(line 1 is not valid JSON (Expecting value); 422 lines read)",
+        "pdf.jsonl": "pdf.jsonl: this is a PDF document, not a JSONL export",
+        "pdf.csv": "pdf.csv: this is a PDF document, not a CSV export",
+        "empty.jsonl": "empty.jsonl: the export holds no records",
+        "empty.csv": "empty.csv: the export holds no records",
+        "header.csv": "header.csv: the export holds no records",
+    }
+
+
+def test_a_jsonl_with_many_bad_lines_lists_ten_and_counts_the_rest(tmp_path: Path) -> None:
+    lines = ["{broken"] * 15 + [json.dumps(RECORDS[0], ensure_ascii=False)]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    skipped: list[str] = []
+    assert [a.id for a in read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)] == ["e.jsonl#a1"]
+    assert len(skipped) == 11 and skipped[-1] == "e.jsonl: 5 more lines skipped"

@@ -38,7 +38,7 @@ from typing import IO, AnyStr
 
 from assistant.corpus.article import Article, from_extracted
 from assistant.corpus.extracted import Extracted
-from assistant.corpus.text import guess_encoding, normalize_newlines
+from assistant.corpus.text import binary_kind, guess_encoding, normalize_newlines
 from assistant.errors import CorpusError
 
 RECORD_SUFFIXES = (".jsonl", ".csv")
@@ -58,6 +58,8 @@ LINE_FACTOR = 8
 _DELIMITERS = (",", "\t", ";", "|")
 # Bytes read to detect a CSV's encoding; a multi-byte character cut at the end is allowed for.
 _SAMPLE_BYTES = 1 << 16
+# Malformed lines of one JSONL file listed each with its reason; the rest are counted.
+MAX_LINE_NOTES = 10
 
 
 def parse_fields(spec: str) -> dict[str, tuple[str, ...]]:
@@ -94,9 +96,18 @@ def read_records(
     """
     file_id = path.relative_to(root).as_posix()
     names = parse_fields(fields)
+    kind = "JSONL" if path.suffix.lower() == ".jsonl" else "CSV"
+    try:
+        with path.open("rb") as handle:
+            other = binary_kind(handle.read(16))
+    except OSError as exc:
+        raise CorpusError(f"{file_id}: cannot read the file ({exc.strerror})") from exc
+    if other:
+        raise CorpusError(f"{file_id}: this is {other}, not a {kind} export")
+    bad_lines = _BadLines(file_id)
     rows = (
-        _jsonl_rows(path, file_id, skipped, max_bytes)
-        if path.suffix.lower() == ".jsonl"
+        _jsonl_rows(path, file_id, bad_lines, max_bytes)
+        if kind == "JSONL"
         else _csv_rows(path, file_id, max_bytes)
     )
     seen: set[str] = set()
@@ -105,7 +116,9 @@ def read_records(
     # records may differ: one without a body is skipped, unless no record has one (a misnamed field).
     without_body: list[tuple[int, str]] = []  # (record number, article id)
     has_body = False
+    records = 0
     for number, row in rows:
+        records += 1
         columns = {str(k).strip().lower(): v for k, v in row.items()}
         values = {f: _value(columns, candidates) for f, candidates in names.items()}
         key = " ".join((values.pop("id") or str(number)).split())
@@ -135,9 +148,38 @@ def read_records(
             yield from_extracted(extracted, article_id, path, digest, path.suffix[1:].lower(), max_bytes, key)
         except CorpusError as exc:
             skipped.append(str(exc))
+    if not records:
+        # A binary file, a pretty-printed JSON array or a text renamed .jsonl: one message for
+        # the file, not one for each of its (maybe thousands of) lines.
+        if bad_lines.count:
+            raise CorpusError(
+                f"{file_id}: not a JSONL export, no line of it is a JSON object "
+                f"({bad_lines.notes[0].removeprefix(f'{file_id}: ').removesuffix('; skipped')}; "
+                f"{bad_lines.count} line{'s' if bad_lines.count > 1 else ''} read)"
+            )
+        raise CorpusError(f"{file_id}: the export holds no records")
+    skipped.extend(bad_lines.listed())
     if without_body and not has_body:
         raise CorpusError(f"{file_id}: no body field in record {without_body[0][0]}; {expected}")
     skipped.extend(f"{i}: record {n} has no body field; {expected}" for n, i in without_body)
+
+
+class _BadLines:
+    """The JSONL lines skipped, the first :data:`MAX_LINE_NOTES` with their reason, the rest counted."""
+
+    def __init__(self, file_id: str) -> None:
+        self.file_id = file_id
+        self.notes: list[str] = []
+        self.count = 0
+
+    def append(self, note: str) -> None:
+        self.count += 1
+        if len(self.notes) < MAX_LINE_NOTES:
+            self.notes.append(note)
+
+    def listed(self) -> list[str]:
+        more = self.count - len(self.notes)
+        return self.notes + ([f"{self.file_id}: {more} more lines skipped"] if more else [])
 
 
 def iso_date(value: str) -> str | None:
@@ -160,7 +202,7 @@ def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
 
 
 def _jsonl_rows(
-    path: Path, file_id: str, skipped: list[str], max_bytes: int
+    path: Path, file_id: str, skipped: _BadLines, max_bytes: int
 ) -> Iterator[tuple[int, dict[str, object]]]:
     """(line number, object) for each JSON object line; other lines skipped with the reason.
 

@@ -72,9 +72,9 @@ def decode_article(data: bytes, name: str = "<bytes>") -> Decoded:
     """
     if not data.strip():
         raise CorpusError(f"{name}: the file is empty")
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            raise CorpusError(f"{name}: this is {kind}, not a text article")
+    kind = binary_kind(data)
+    if kind:
+        raise CorpusError(f"{name}: this is {kind}, not a text article")
     warnings: list[str] = []
     if data.startswith(b"\xef\xbb\xbf"):
         text, encoding = data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
@@ -100,6 +100,12 @@ def decode_article(data: bytes, name: str = "<bytes>") -> Decoded:
     if replaced:
         warnings.append(f"{name}: {replaced} undecodable bytes shown as \ufffd")
     return Decoded(_checked(_clean(text, name, warnings), name), encoding, tuple(warnings))
+
+
+def binary_kind(data: bytes) -> str | None:
+    """What a file starting with these bytes is, when its magic number says it is no text
+    ("a PDF document"); else None."""
+    return next((kind for magic, kind in _MAGIC.items() if data.startswith(magic)), None)
 
 
 def guess_encoding(data: bytes) -> str | None:
