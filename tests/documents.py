@@ -156,3 +156,27 @@ def write_edited_docx(path: Path) -> Path:
     cited.add_run("所列数据。")
     document.save(str(path))
     return path
+
+
+def write_unmapped_pdf(path: Path, source: Path) -> Path:
+    """``source`` (a reportlab PDF) as a typesetter without a Unicode map writes it: its CJK font
+    encoded /Identity-H with no /ToUnicode, each character drawn by its glyph number."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ByteStringObject, ContentStream, NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    for page in writer.pages:
+        for font in page["/Resources"]["/Font"].values():
+            if font.get_object().get("/Subtype") == "/Type0":
+                font.get_object()[NameObject("/Encoding")] = NameObject("/Identity-H")
+        content = ContentStream(page.get_contents(), writer)
+        for operands, operator in content.operations:
+            if operator == b"Tj":
+                # pypdf reads a string of UTF-16 codes as text: its bytes are the codes drawn.
+                drawn = operands[0].original_bytes
+                codes = [int.from_bytes(drawn[i : i + 2], "big") for i in range(0, len(drawn), 2)]
+                glyphs = b"".join((code * 7919 % 30000 + 1).to_bytes(2, "big") for code in codes)
+                operands[0] = ByteStringObject(glyphs)
+        page.replace_contents(content)
+    writer.write(path)
+    return path

@@ -22,6 +22,7 @@ from tests.documents import (
     write_edited_docx,
     write_pdf,
     write_scanned_pdf,
+    write_unmapped_pdf,
 )
 
 
@@ -180,3 +181,10 @@ def test_an_edited_docx_keeps_insertions_content_controls_text_boxes_and_fields(
         "雷神山医院今天交付使用。",  # once: Word stores a text box twice (shape and VML copy)
         "详见表一所列数据。",
     ]
+
+
+def test_a_pdf_whose_fonts_have_no_unicode_map_is_skipped_not_indexed_as_garbage(tmp_path: Path) -> None:
+    # pypdf gives such a font's glyph numbers as characters: 䣱䣱栅潜懚⇕Ẹⴙ… for 本报北京三月五日电…
+    write_unmapped_pdf(tmp_path / "方正.pdf", write_pdf(tmp_path / "plain.pdf", [PAGE_1, PAGE_2]))
+    with pytest.raises(CorpusError, match=r"^方正.pdf: its fonts have no Unicode map"):
+        read_article(tmp_path / "方正.pdf", tmp_path)

@@ -48,7 +48,8 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
     """The text layer of a PDF as one article.
 
     Raises:
-        Unreadable: the PDF is encrypted, damaged, or has no text layer (a scan).
+        Unreadable: the PDF is encrypted, damaged, has no text layer (a scan), or one its fonts
+            cannot turn into characters.
     """
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -63,10 +64,18 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
             raise Unreadable(
                 "encrypted PDF: it needs a password; save a copy without protection and import that"
             )
-        pages = [_page_text(page) for page in reader.pages]
+        read = [_page_text(page) for page in reader.pages]
         title = _metadata_title(reader)
     except PyPdfError as exc:
         raise Unreadable(f"damaged PDF, cannot be read ({exc})") from exc
+    # Most of the text in fonts with no Unicode map (_unmapped): refused; one such heading font is read.
+    printed = sum(total for _, _, total, _ in read)
+    if printed and sum(unmapped for _, _, _, unmapped in read) * 2 > printed:
+        raise Unreadable(
+            "its fonts have no Unicode map (CID fonts without ToUnicode), so its text layer reads as "
+            "garbage; import the article's text, or a PDF exported again with another tool"
+        )
+    pages = [(text, small) for text, small, _, _ in read]
     lines = _drop_page_furniture([_lines(text) for text, _ in pages], [small for _, small in pages])
     text, offsets = _join(lines)
     if not any(ch.isalnum() for ch in text):
@@ -81,29 +90,48 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
     return Extracted(text=text, title=title, pages=offsets)
 
 
-def _page_text(page: Any) -> tuple[str, str]:
-    """A page's text, and the characters (blanks left out) it prints in its top and bottom
-    margins in a smaller type than its body's: a running header or footer, even on a one-page PDF."""
+def _page_text(page: Any) -> tuple[str, str, int, int]:
+    """A page's text; the characters (blanks left out) it prints in its top and bottom margins
+    in a smaller type than its body's: a running header or footer, even on a one-page PDF; and
+    how many characters it prints, and how many of them in fonts with no Unicode map."""
     runs: list[tuple[str, float, float]] = []
+    unmapped = 0
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        nonlocal unmapped
         # Text space to page space: the vertical scale and the baseline's height on the page.
         scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
         runs.append(("".join(text.split()), size * scale, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+        if _unmapped(font):
+            unmapped += len(runs[-1][0])
 
     text = page.extract_text(visitor_text=visit) or ""
     sizes: Counter[float] = Counter()
     for run, size, _ in runs:
         sizes[round(size, 1)] += len(run)
+    printed = sum(sizes.values())
     if not sizes:
-        return text, ""
+        return text, "", 0, 0
     body = sizes.most_common(1)[0][0]
     bottom, top = float(page.mediabox.bottom), float(page.mediabox.top)
     margin = _MARGIN * (top - bottom)
     small = "".join(
         run for run, size, y in runs if size < _SMALL_TYPE * body and not bottom + margin < y < top - margin
     )
-    return text, small
+    return text, small, printed, unmapped
+
+
+def _unmapped(font: object) -> bool:
+    """Whether a font's codes are glyph numbers with no map to characters: a composite (Type0)
+    font with the Identity encoding and no ToUnicode map, as some typesetting tools write CJK
+    fonts. pypdf gives the numbers as characters, text of random ideographs and symbols."""
+    get = getattr(font, "get", None)
+    return (
+        get is not None
+        and get("/Subtype") == "/Type0"
+        and get("/Encoding") in ("/Identity-H", "/Identity-V")
+        and get("/ToUnicode") is None
+    )
 
 
 def _opens_without_password(reader: object) -> bool:
