@@ -173,3 +173,49 @@ def test_names_from_a_windows_zip_are_copied_as_text(tmp_path: Path) -> None:
     result = import_files([source], corpus)
     assert sorted(result.copied) == ["zip/_[2Jclear.txt", "zip/要闻/短讯.txt"]
     assert import_files([source], corpus).copied == []  # a rerun finds them under their new names
+
+
+def test_a_copy_cut_short_leaves_no_partial_article_and_a_rerun_completes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import shutil
+
+    from assistant.corpus import article_paths
+
+    source = write_pdf(tmp_path / "要闻.pdf", [PAGE_1, PAGE_2])
+    corpus = tmp_path / "corpus"
+    copy = shutil.copyfile
+
+    def disk_full(src: Path, dst: Path) -> None:  # the disk fills half-way through the copy
+        Path(dst).write_bytes(Path(src).read_bytes()[:500])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(CorpusError, match="the disk is full"):
+        import_files([source], corpus)
+    assert article_paths(corpus) == [] and list(corpus.iterdir()) == []
+    monkeypatch.setattr(shutil, "copyfile", copy)
+    assert import_files([source], corpus).copied == ["要闻.pdf"]
+    assert (corpus / "要闻.pdf").read_bytes() == source.read_bytes()
+
+
+def test_a_corpus_on_a_drive_without_hard_links_is_still_imported_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def no_links(src: Path, dst: Path) -> None:  # exFAT, some network shares
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_article(tmp_path / "a", "a.txt", "旧的。")
+    write_article(tmp_path / "b", "a.txt", "新的。")
+    corpus = tmp_path / "corpus"
+    assert import_files([tmp_path / "a" / "a.txt", tmp_path / "b" / "a.txt"], corpus).copied == [
+        "a.txt",
+        "a-2.txt",
+    ]
+    assert sorted(p.name for p in corpus.iterdir()) == ["a-2.txt", "a.txt"]
