@@ -290,3 +290,18 @@ def test_control_characters_in_a_title_are_dropped_and_the_text_kept(tmp_path: P
     front, first_line = read_article(tmp_path / "a.md"), read_article(tmp_path / "b.txt")
     assert (front.title, front.source, front.text) == ("港珠澳 大桥", "新华 社", text)
     assert first_line.title == "港珠澳 大桥" and first_line.text == "港珠澳\x07大桥\n正文。\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_a_web_page_saved_as_txt_is_refused_saying_to_name_it_html(tmp_path: Path, encoding: str) -> None:
+    # A browser's "save page" or wget output named .txt: indexed as text, its tags, scripts and
+    # styles would be passages and quotes.
+    from tests.test_html import news_page
+
+    (tmp_path / "网页.txt").write_bytes(b"\r\n" + news_page(charset=encoding).encode(encoding))
+    with pytest.raises(
+        CorpusError, match=r"^网页.txt: this is a web page \(HTML\), not a text article; rename it"
+    ):
+        read_article(tmp_path / "网页.txt", tmp_path)
+    write_article(tmp_path, "note.md", "<b>重要</b>：城南水厂二期工程正式通水。")  # Markdown may hold tags
+    assert read_article(tmp_path / "note.md", tmp_path).text.startswith("<b>重要</b>")

@@ -42,6 +42,9 @@ _MAGIC = {
     b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Office file (.doc, .wps, .xls; save it as .docx)",
     b"{\\rtf": "an RTF document (save it as .docx)",
 }
+# A saved web page named .txt (wget's output, a browser's "save as"): read as text, its tags,
+# scripts and styles would be quoted. A Markdown file may hold tags, but never starts a page.
+_HTML_PAGE = re.compile(r"[\s\ufeff]*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
 # Encodings a Chinese news file comes in besides UTF-8; charset-normalizer picks.
 _CHINESE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be"]
 
@@ -97,6 +100,10 @@ def decode_article(data: bytes, name: str = "<bytes>") -> Decoded:
     replaced = text.count("\ufffd")
     if replaced > max(2, len(text) // 20):
         raise CorpusError(f"{name}: this looks like binary data, not a text article")
+    if _HTML_PAGE.match(text):
+        raise CorpusError(
+            f"{name}: this is a web page (HTML), not a text article; rename it .html to import its article"
+        )
     if replaced:
         warnings.append(f"{name}: {replaced} undecodable bytes shown as \ufffd")
     return Decoded(_checked(_clean(text, name, warnings), name), encoding, tuple(warnings))
