@@ -188,3 +188,11 @@ def test_a_pdf_whose_fonts_have_no_unicode_map_is_skipped_not_indexed_as_garbage
     write_unmapped_pdf(tmp_path / "方正.pdf", write_pdf(tmp_path / "plain.pdf", [PAGE_1, PAGE_2]))
     with pytest.raises(CorpusError, match=r"^方正.pdf: its fonts have no Unicode map"):
         read_article(tmp_path / "方正.pdf", tmp_path)
+
+
+def test_a_web_page_named_pdf_is_refused_as_not_a_pdf(tmp_path: Path) -> None:
+    from tests.test_html import news_page
+
+    (tmp_path / "页.pdf").write_text(news_page(), encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"^页.pdf: not a PDF document \(no %PDF header"):
+        read_article(tmp_path / "页.pdf", tmp_path)

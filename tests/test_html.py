@@ -321,3 +321,13 @@ def test_a_page_saved_with_many_comments_gives_its_article_not_the_comments() ->
     assert (
         extract_html(page.encode(), "page.html").text == extract_html(news_page().encode(), "page.html").text
     )
+
+
+def test_a_pdf_or_word_file_named_html_is_refused_as_what_it_is(tmp_path: Path) -> None:
+    from tests.documents import PAGE_1, write_docx, write_pdf
+
+    pdf = write_pdf(tmp_path / "a.pdf", [PAGE_1]).read_bytes()
+    with pytest.raises(Unreadable, match=r"^this is a PDF document, not a web page"):
+        extract_html(pdf, "a.html")
+    with pytest.raises(Unreadable, match=r"^this is a ZIP archive \(or Office document\), not a web page"):
+        extract_html(write_docx(tmp_path / "a.docx").read_bytes(), "a.html")

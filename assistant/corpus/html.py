@@ -19,6 +19,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from assistant.corpus.extracted import Extracted, Unreadable
+from assistant.corpus.text import binary_kind
 
 if TYPE_CHECKING:
     from configparser import ConfigParser
@@ -126,12 +127,16 @@ def extract_html(data: bytes, name: str) -> Extracted:
         source and canonical url when the page names them.
 
     Raises:
-        Unreadable: the page holds no article text (a list page, a login wall, a blank page).
+        Unreadable: the page holds no article text (a list page, a login wall, a blank page), or
+            the file is another format (a PDF, an image) renamed.
     """
     import lxml.html
     import trafilatura
     from lxml.etree import Comment, ParserError, ProcessingInstruction, strip_elements
 
+    other = binary_kind(data)
+    if other:
+        raise Unreadable(f"this is {other}, not a web page (another format renamed .html?)")
     # A page whose included header closes </html> early would leave the article outside the
     # parsed tree; the parser closes both tags at the end anyway.
     html = _EARLY_END.sub("", decode_html(data))

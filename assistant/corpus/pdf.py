@@ -58,6 +58,9 @@ def extract_pdf(data: bytes, name: str) -> Extracted:
     # terminal would drown in them. Damage it cannot work around is this file's skip reason.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
 
+    # The header may follow some junk (the format allows 1 KB of it); a file with none is no PDF.
+    if b"%PDF-" not in data[:1024]:
+        raise Unreadable("not a PDF document (no %PDF header): another format renamed .pdf?")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _opens_without_password(reader):
