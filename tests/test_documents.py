@@ -196,3 +196,10 @@ def test_a_web_page_named_pdf_is_refused_as_not_a_pdf(tmp_path: Path) -> None:
     (tmp_path / "页.pdf").write_text(news_page(), encoding="utf-8")
     with pytest.raises(CorpusError, match=r"^页.pdf: not a PDF document \(no %PDF header"):
         read_article(tmp_path / "页.pdf", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["空.pdf", "空.docx", "空.html"])
+def test_a_zero_byte_document_is_called_empty(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(CorpusError, match=f"^{name}: the file is empty$"):
+        read_article(tmp_path / name, tmp_path)

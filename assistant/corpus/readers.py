@@ -63,8 +63,10 @@ def extract(data: bytes, name: str, suffix: str) -> Extracted:
     """Run the reader for ``suffix`` over a file's bytes.
 
     Raises:
-        CorpusError: the reader refused the file, or its parser failed on it.
+        CorpusError: the file is empty, the reader refused it, or its parser failed on it.
     """
+    if not data.strip():  # a failed download or copy: each parser would call it damaged
+        raise CorpusError(f"{name}: the file is empty")
     try:
         return reader_for(suffix)(data, name)
     except Unreadable as exc:
