@@ -133,6 +133,19 @@ def test_a_gbk_page_is_decoded(declared: bool):
     assert article.title == "城南水厂二期工程正式通水"
 
 
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252"])
+def test_a_gbk_page_labelled_with_a_western_charset_is_read_as_gbk(label: str):
+    # A server's or template's default label over GBK bytes: Latin-1 decodes any byte without an
+    # error, which read the article as "¡¡¡¡ÐÂ¾©±¨Ñ¶£¨¼ÇÕß".
+    assert extract_html(news_page(charset=label).encode("gbk"), "gbk.html").text.split("\n")[:3] == BODY
+    french = [
+        "Le président a déclaré à la presse que l'économie française était en croissance, après une année difficile.",
+        "Les élèves reprendront les cours dès lundi prochain, a précisé le ministère de l'Éducation nationale.",
+    ]
+    page = news_page(charset=label, body=french).encode("latin-1", errors="ignore")
+    assert extract_html(page, "fr.html").text.split("\n")[:2] == french  # a page in its label's charset
+
+
 def test_a_big5_page_with_a_damaged_byte_keeps_its_declared_charset():
     body = [
         "香港特區政府今日宣佈，新一輪消費券將於下月發放，每名合資格市民可獲五千元。",

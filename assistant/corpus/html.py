@@ -12,6 +12,7 @@ becomes an article. Metadata (title, date, author, source, url) comes from the w
 
 from __future__ import annotations
 
+import codecs
 import copy
 import functools
 import re
@@ -89,6 +90,8 @@ _SUPERSETS = {
     "cp936": "gb18030",
     "big5": "big5hkscs",
 }
+# Single-byte Western charsets (as codecs names them): a label that fits any bytes.
+_WESTERN = re.compile(r"iso8859-|cp125\d|ascii|mac-roman")
 _EARLY_END = re.compile(r"</(?:html|body)\s*>", re.I)
 _CHINESE_ENCODINGS = ["gb18030", "big5", "utf_8"]
 # " _ 网易新闻", "-新浪新闻", "｜澎湃新闻": the site's name after the headline in <title>.
@@ -192,6 +195,7 @@ def decode_html(data: bytes) -> str:
 
     GBK and GB2312 are read as their superset GB18030 (pages labelled GB2312 often need it), Big5
     as Big5-HKSCS; a page with a few bytes its declared charset cannot decode keeps that charset.
+    A Western label (ISO-8859-1, Windows-1252) is one candidate among the Chinese charsets.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
@@ -202,19 +206,26 @@ def decode_html(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     declared = _META_CHARSET.search(data[:4096])
+    western: list[str] = []
     if declared:
         encoding = declared.group(1).decode("ascii", "replace").lower()
         encoding = _SUPERSETS.get(encoding, encoding)
         try:
-            text = data.decode(encoding, errors="replace")
+            encoding = codecs.lookup(encoding).name
         except LookupError:
-            text = ""
-        # A few bad bytes in a page saved in its declared charset are damage, not a wrong label.
-        if text and text.count("\ufffd") <= len(text) // 1000:
-            return text
+            encoding = ""
+        if _WESTERN.match(encoding):
+            # Latin-1 decodes any byte without an error, and this label is many servers' and
+            # templates' default over GBK pages: the label is weighed against the Chinese charsets.
+            western = [encoding]
+        elif encoding:
+            text = data.decode(encoding, errors="replace")
+            # A few bad bytes in a page saved in its declared charset are damage, not a wrong label.
+            if text.count("\ufffd") <= len(text) // 1000:
+                return text
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS).best()
+    best = from_bytes(data, cp_isolation=_CHINESE_ENCODINGS + western).best()
     return str(best) if best is not None else data.decode("gb18030", errors="replace")
 
 
