@@ -291,3 +291,17 @@ def test_a_jsonl_with_many_bad_lines_lists_ten_and_counts_the_rest(tmp_path: Pat
     skipped: list[str] = []
     assert [a.id for a in read_records(tmp_path / "e.jsonl", tmp_path, "", skipped, 2**20)] == ["e.jsonl#a1"]
     assert len(skipped) == 11 and skipped[-1] == "e.jsonl: 5 more lines skipped"
+
+
+def test_a_body_given_as_a_list_of_paragraphs_is_one_paragraph_a_line(tmp_path: Path) -> None:
+    # Scrapers export an article's paragraphs as a JSON array; its text was the array's JSON,
+    # brackets and quotes included, in every quote.
+    record = {
+        "id": "p",
+        "title": "北斗",
+        "content": ["北斗系统由五十五颗卫星组成。", " 第二段：它覆盖全球。 "],
+        "date": 20200623,
+    }
+    (tmp_path / "e.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    article = next(read_records(tmp_path / "e.jsonl", tmp_path, "", [], 2**20))
+    assert article.text == "北斗系统由五十五颗卫星组成。\n第二段：它覆盖全球。"

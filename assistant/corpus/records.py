@@ -196,6 +196,9 @@ def iso_date(value: str) -> str | None:
 def _value(columns: dict[str, object], candidates: tuple[str, ...]) -> str:
     for name in candidates:
         value = columns.get(name.lower())
+        if isinstance(value, list) and all(isinstance(part, str) for part in value):
+            # A scraper's export of an article's paragraphs: one a line, not the array's JSON.
+            value = "\n".join(part.strip() for part in value if part.strip())
         if value is not None and str(value).strip():
             return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return ""
