@@ -344,3 +344,14 @@ def test_a_pdf_or_word_file_named_html_is_refused_as_what_it_is(tmp_path: Path) 
         extract_html(pdf, "a.html")
     with pytest.raises(Unreadable, match=r"^this is a ZIP archive \(or Office document\), not a web page"):
         extract_html(write_docx(tmp_path / "a.docx").read_bytes(), "a.html")
+
+
+def test_an_old_sites_table_layout_keeps_the_first_paragraph():
+    # Pages of older sites (government, local papers) set the article in a layout table's cell,
+    # paragraphs apart by <br><br>; the first paragraph, before the first <br>, was lost.
+    cell = "<font size=3>" + "<br><br>".join("\u3000\u3000" + line for line in BODY) + "</font>"
+    page = (
+        f"<html><head><title>城南水厂二期工程正式通水_示例新闻网</title></head><body>{NAV}"
+        f"<table width=760><tr><td><a href='/'>首页</a></td></tr><tr><td>{cell}</td></tr></table>{CHROME}</body></html>"
+    )
+    assert extract_html(page.encode("gbk"), "old.html").text.split("\n") == BODY

@@ -305,6 +305,11 @@ def _alone(blocks: list[HtmlElement]) -> HtmlElement:
     for block in blocks:
         body = copy.deepcopy(block)
         body.tail = None
+        if body.tag in ("tr", "td", "th"):
+            # A layout table's row or cell (an old site's page): out of its table, trafilatura
+            # drops a cell's text before its first <br>, the article's first paragraph.
+            for cell in [body, *body.iterchildren("td", "th")]:
+                cell.tag = "div"
         for container in list(body.iter("div", "section")):
             if any(_is_block(child) for child in container):
                 _wrap_runs(container)
