@@ -219,3 +219,16 @@ def test_a_corpus_on_a_drive_without_hard_links_is_still_imported_into(
         "a-2.txt",
     ]
     assert sorted(p.name for p in corpus.iterdir()) == ["a-2.txt", "a.txt"]
+
+
+def test_an_import_of_nothing_readable_into_a_new_corpus_ends_without_an_error(
+    tmp_path: Path, fake_model: None
+) -> None:
+    # A first import from a folder of photos only: the update after it said the corpus folder
+    # it had just been told to fill did not exist, and exited with an error.
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"\xff\xd8\xff" + bytes(20))
+    paths = ["--corpus", str(tmp_path / "new" / "corpus"), "--index", str(tmp_path / "new" / "idx")]
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "photos"), *paths])
+    assert result.exit_code == 0, result.output
+    assert "0 files copied" in result.output and "no readable articles" in result.output

@@ -76,6 +76,9 @@ def import_files(
             plan.append((source, Path(source.name)))
         else:
             result.skipped.append(f"{source}: not a supported format ({', '.join(ARTICLE_SUFFIXES)})")
+    # Made even when nothing is copied: the update that follows an import reads it.
+    with writing(root.name):
+        root.mkdir(parents=True, exist_ok=True)
     for path, original in tqdm(plan, unit="file", desc="copying", disable=not show_progress or len(plan) < 2):
         # A name the index could not take (GBK bytes, a control character) is copied as text.
         relative = Path(*map(text_name, original.parts))
