@@ -355,3 +355,26 @@ def test_an_old_sites_table_layout_keeps_the_first_paragraph():
         f"<table width=760><tr><td><a href='/'>首页</a></td></tr><tr><td>{cell}</td></tr></table>{CHROME}</body></html>"
     )
     assert extract_html(page.encode("gbk"), "old.html").text.split("\n") == BODY
+
+
+def test_an_article_box_named_for_its_share_buttons_is_still_the_article():
+    # sina names the article's own box after its share buttons (BSHARE_POP); the block around
+    # it adds only the page's chrome, which must stay out. A full-length article (sina's has a
+    # dozen paragraphs) outscores the box's penalty for the name.
+    body = BODY + [
+        "二期工程采用深度处理工艺，出厂水质全面达到新国标要求，106项指标均优于标准。",
+        "工程建设期间，施工方克服了雨季长、地质条件复杂等困难，比原计划提前两个月完工。",
+        "市民李女士说，以前一到夏天用水高峰，家里五楼的水龙头就没水，现在终于不用担心了。",
+        "据了解，城南水厂三期工程已完成前期论证，计划于明年下半年开工建设。",
+        "届时全市日供水能力将达到每天180万吨，基本满足到2030年的城市用水需求。",
+    ]
+    body = [a + b for a, b in zip(body, body[1:] + body[:1], strict=True)]  # sina's long paragraphs
+    paragraphs = "".join(f"<p>\u3000\u3000{line}</p>" for line in body)
+    page = (
+        f"<html><head><title>城南水厂二期工程正式通水_示例新闻网</title></head><body>{NAV}"
+        '<div class="blkContainerSblk"><div class="date-source">2019年11月25日10:30 示例新闻网 我有话说(1307人参与) 收藏本文</div>'
+        f'<div id="artibody" class="BSHARE_POP blkContainerSblkCon">{paragraphs}</div>'
+        "<p>您可通过示例新闻网首页顶部“我的收藏”，查看所有收藏过的文章。</p></div>"
+        f"{CHROME}</body></html>"
+    )
+    assert extract_html(page.encode(), "share.html").text.split("\n") == body

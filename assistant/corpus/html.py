@@ -261,11 +261,17 @@ def main_blocks(tree: HtmlElement) -> list[HtmlElement]:
             ranked[candidate] = score + _class_weight(candidate)
     if not ranked:
         return []
+    best = max(ranked, key=ranked.__getitem__)
     # A block the page names a comment list, sidebar or footer is the article only when no other
     # block has running text: a page saved with its comments expanded (120 will do) scores its
-    # comment list past the article by more than any fixed penalty.
-    named_chrome = {candidate for candidate in ranked if _NEGATIVE.search(_words(candidate))}
-    best = max(set(ranked) - named_chrome or ranked, key=ranked.__getitem__)
+    # comment list past the article by more than any fixed penalty. Unless that other block holds
+    # it: then the named block is the article's own box, named for its share buttons (sina's
+    # BSHARE_POP), and the block around it adds only the page's chrome.
+    unnamed = [candidate for candidate in ranked if not _NEGATIVE.search(_words(candidate))]
+    if unnamed and _NEGATIVE.search(_words(best)):
+        other = max(unnamed, key=ranked.__getitem__)
+        if best not in other.iterdescendants():
+            best = other
     parent = best.getparent()
     # An article split by an ad or a picture box into sibling blocks: readability's sibling rule.
     return [
