@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.config import Settings
+from assistant.errors import StoreUnavailable
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Filter, Retriever
@@ -226,6 +227,7 @@ import sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from assistant.config import Settings
+from assistant.errors import StoreUnavailable
 from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
@@ -282,3 +284,15 @@ def test_a_login_token_reaches_the_server_and_is_written_nowhere(
     assert Retriever(index, FakeEmbedder()).search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
     written = [p for p in settings.index_dir.rglob("*") if p.is_file()]
     assert written and not [p for p in written if secret.encode() in p.read_bytes()]
+
+
+def test_the_engine_logs_no_traceback(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Milvus Lite's gRPC server logs one for every call it does not implement (creating a
+    collection's indexes), and pymilvus one for every failed call: the user gets our message."""
+    settings, _ = lite_index(settings, fake_embedder, tmp_path)
+    with pytest.raises(StoreUnavailable):
+        load_index(settings.index_dir).store.client.get("no_such_collection", ids=[0])
+    logged = [r for r in caplog.records if r.name.startswith(("grpc", "pymilvus"))]
+    assert not [r for r in logged if r.exc_info or "Traceback" in r.getMessage()], logged

@@ -18,6 +18,7 @@ leaves them recorded in that generation, and the next update carries them out).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import uuid
@@ -47,6 +48,10 @@ _STOP = sorted(STOPWORDS | set("，。、；：？！“”‘’（）《》【
 TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
 # Seconds to wait for a server to answer the first connection.
 CONNECT_TIMEOUT = 10.0
+# pymilvus logs a traceback for every failed call, and Lite's in-process gRPC server one for
+# every call it does not implement (each index a new collection gets): :class:`Guarded` turns
+# the failures into messages, so these loggers would only put tracebacks before them.
+NOISY_LOGGERS = ("pymilvus.decorators", "grpc._server")
 
 
 class LiteQuirks:
@@ -204,6 +209,8 @@ class MilvusStore:
                 raise IndexWriteError(
                     "the Milvus store needs pymilvus: pip install pymilvus milvus-lite"
                 ) from exc
+            for name in NOISY_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             token = os.environ.get(TOKEN_ENV, "")
             options: dict[str, Any] = {"token": token} if token and not self.lite else {}
             try:
