@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -296,3 +296,50 @@ def test_the_engine_logs_no_traceback(
         load_index(settings.index_dir).store.client.get("no_such_collection", ids=[0])
     logged = [r for r in caplog.records if r.name.startswith(("grpc", "pymilvus"))]
     assert not [r for r in logged if r.exc_info or "Traceback" in r.getMessage()], logged
+
+
+def outside_the_index(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.relative_to(root).parts[0] != "index")
+
+
+def foreign_folder(db: Path) -> None:
+    db.mkdir()
+    (db / "notes.txt").write_text("mine", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing" / "passages.db", "the folder it is in does not exist"),
+        (lambda tmp: Path("/proc/passages.db"), "it cannot be created"),  # unwritable even by root
+        (
+            lambda tmp: (tmp / "passages.db", (tmp / "passages.db").write_text("x", encoding="utf-8"))[0],
+            "is a file, not a Milvus Lite database",
+        ),
+        (lambda tmp: (tmp / "passages.db", foreign_folder(tmp / "passages.db"))[0], "not a Milvus Lite"),
+    ],
+    ids=["no-folder", "unwritable", "a-file", "a-foreign-folder"],
+)
+def test_a_lite_path_that_cannot_be_a_database_is_refused_before_embedding(
+    tmp_path: Path, fake_model: None, make: Callable[[Path], Path], message: str
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    write_article(tmp_path / "corpus", "a.txt", "　　" + TEXTS[0][3])
+    db = make(tmp_path)
+    before = outside_the_index(tmp_path)
+    paths = [
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--index",
+        str(tmp_path / "index"),
+        "--store",
+        f"milvus://{db}",
+    ]
+    result = CliRunner().invoke(main, ["index", "build", *paths])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert (
+        "Error: the Milvus Lite file passages.db cannot be used" in result.output and message in result.output
+    )
+    cache = tmp_path / "index" / ".cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()], "it failed before embedding, not after"
+    assert outside_the_index(tmp_path) == before, "nothing written into what was there"

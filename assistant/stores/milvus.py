@@ -48,10 +48,11 @@ _STOP = sorted(STOPWORDS | set("，。、；：？！“”‘’（）《》【
 TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
 # Seconds to wait for a server to answer the first connection.
 CONNECT_TIMEOUT = 10.0
-# pymilvus logs a traceback for every failed call, and Lite's in-process gRPC server one for
-# every call it does not implement (each index a new collection gets): :class:`Guarded` turns
-# the failures into messages, so these loggers would only put tracebacks before them.
-NOISY_LOGGERS = ("pymilvus.decorators", "grpc._server")
+# pymilvus logs a traceback for every failed call, Lite's in-process gRPC server one for every
+# call it does not implement (each index a new collection gets), and Lite one for a database it
+# cannot open: :class:`Guarded` turns the failures into messages, so these loggers would only
+# put tracebacks before them.
+NOISY_LOGGERS = ("pymilvus.decorators", "grpc._server", "milvus_lite.server_manager")
 
 
 class LiteQuirks:
@@ -99,6 +100,27 @@ def parse_spec(spec: str) -> tuple[str, bool]:
     if spec.startswith(("http://", "https://", "tcp://")):
         return spec, False
     raise ValueError(f"not a Milvus store: {spec!r}")
+
+
+def lite_problem(path: Path) -> str | None:
+    """Why Milvus Lite cannot keep its database at ``path`` (a folder, in milvus-lite 3), or None.
+
+    Checked before Lite opens it: Lite reports a missing folder only with its full path, an
+    existing file as "Open local milvus failed", and writes its own folders into any folder.
+    """
+    if path.is_dir():
+        if any(path.iterdir()) and not (path / "collections").is_dir():
+            return "it is a folder that is not a Milvus Lite database; choose another path"
+        return None
+    if path.exists():
+        return "it is a file, not a Milvus Lite database (Lite keeps one in a folder); choose another path"
+    if not path.parent.is_dir():
+        return "the folder it is in does not exist; create it or choose another path"
+    try:
+        path.mkdir()  # as Lite would, to say why it cannot be made
+    except OSError as exc:
+        return f"it cannot be created ({exc.strerror or exc}); choose another path"
+    return None
 
 
 def _quote(value: str) -> str:
@@ -209,6 +231,9 @@ class MilvusStore:
                 raise IndexWriteError(
                     "the Milvus store needs pymilvus: pip install pymilvus milvus-lite"
                 ) from exc
+            problem = lite_problem(Path(self.uri)) if self.lite else None
+            if problem:
+                raise self.unavailable(ValueError(problem))
             for name in NOISY_LOGGERS:
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             token = os.environ.get(TOKEN_ENV, "")
