@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.errors import StoreUnavailable
+from assistant.errors import IndexCorrupt, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Filter, Retriever
@@ -227,7 +227,7 @@ import sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from assistant.config import Settings
-from assistant.errors import StoreUnavailable
+from assistant.errors import IndexCorrupt, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
@@ -343,3 +343,19 @@ def test_a_lite_path_that_cannot_be_a_database_is_refused_before_embedding(
     cache = tmp_path / "index" / ".cache"
     assert not [p for p in cache.rglob("*") if p.is_file()], "it failed before embedding, not after"
     assert outside_the_index(tmp_path) == before, "nothing written into what was there"
+
+
+def test_a_lite_collection_that_lost_its_passages_is_damage_the_next_update_repairs(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    """The .db removed, replaced by an older copy or its collection dropped, while the index
+    folder is whole: asking says so, and an update rebuilds instead of keeping a store that
+    answers nothing."""
+    settings, collection = lite_index(settings, fake_embedder, tmp_path)
+    load_index(settings.index_dir).store.client.drop_collection(collection)
+    with pytest.raises(IndexCorrupt, match="holds 0 of the index's 1 passages"):
+        load_index(settings.index_dir)
+    report = update_index(settings, fake_embedder)
+    assert any("rebuilding it from the corpus" in w for w in report.warnings)
+    index = load_index(settings.index_dir)
+    assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"
