@@ -359,3 +359,21 @@ def test_a_lite_collection_that_lost_its_passages_is_damage_the_next_update_repa
     assert any("rebuilding it from the corpus" in w for w in report.warnings)
     index = load_index(settings.index_dir)
     assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"
+
+
+def test_a_lite_file_another_process_holds_says_so(tmp_path: Path, fake_model: None) -> None:
+    """``assistant serve`` holds its Lite file; an ``index update`` from another terminal is told
+    why it cannot open it, not "Open local milvus failed"."""
+    import fcntl
+
+    (tmp_path / "corpus").mkdir()
+    write_article(tmp_path / "corpus", "a.txt", "　　" + TEXTS[0][3])
+    db = tmp_path / "held.db"  # never opened in this process: Lite reuses an engine it opened
+    (db / "collections").mkdir(parents=True)
+    with open(db / "LOCK", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the other process's Lite holds it
+        paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+        result = CliRunner().invoke(main, ["index", "update", *paths, "--store", f"milvus://{db}"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "held.db cannot be used: another process has it open" in result.output
+    assert "assistant serve" in result.output

@@ -74,6 +74,31 @@ class LiteQuirks:
       are searched exactly until the next load.
     """
 
+    HELD = (
+        "another process has it open (a Milvus Lite file serves one process at a time: stop "
+        "`assistant serve` or the other command using it first, or use a Milvus server)"
+    )
+
+    @staticmethod
+    def held_elsewhere(path: Path) -> bool:
+        """Whether another process holds the Lite database's lock (pymilvus says only "Open
+        local milvus failed" then)."""
+        import fcntl
+
+        try:
+            fd = os.open(path / "LOCK", os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
     @staticmethod
     def load(client: Any, collection: str) -> None:
         """Load a collection for searching; a no-op for a loaded one (a server's)."""
@@ -109,7 +134,7 @@ def lite_problem(path: Path) -> str | None:
     existing file as "Open local milvus failed", and writes its own folders into any folder.
     """
     if path.is_dir():
-        if any(path.iterdir()) and not (path / "collections").is_dir():
+        if any(path.iterdir()) and not any((path / n).exists() for n in ("LOCK", "collections")):
             return "it is a folder that is not a Milvus Lite database; choose another path"
         return None
     if path.exists():
@@ -241,6 +266,8 @@ class MilvusStore:
             try:
                 client = MilvusClient(self.uri, timeout=CONNECT_TIMEOUT, **options)
             except Exception as exc:  # noqa: BLE001 - pymilvus raises its own and gRPC's errors
+                if self.lite and LiteQuirks.held_elsewhere(Path(self.uri)):
+                    raise self.unavailable(ValueError(LiteQuirks.HELD)) from exc
                 raise self.unavailable(exc) from exc
             self._client = Guarded(client, self.unavailable)
         return self._client
