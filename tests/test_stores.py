@@ -377,3 +377,23 @@ def test_a_lite_file_another_process_holds_says_so(tmp_path: Path, fake_model: N
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "held.db cannot be used: another process has it open" in result.output
     assert "assistant serve" in result.output
+
+
+def test_a_damaged_lite_file_is_a_damaged_index_the_next_update_repairs(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    from milvus_lite.server_manager import server_manager_instance
+
+    settings, _ = lite_index(settings, fake_embedder, tmp_path)
+    db = tmp_path / "passages.db"
+    server_manager_instance.release_server(str(db))  # as a new process would open it
+    for data in db.rglob("*.parquet"):
+        data.write_bytes(data.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt) as raised:
+        load_index(settings.index_dir)
+    assert "passages.db" in str(raised.value) and "index build --full" in str(raised.value)
+    assert str(tmp_path) not in str(raised.value)  # the chat shows no server paths
+    report = update_index(settings, fake_embedder)
+    assert any("rebuilding it from the corpus" in w for w in report.warnings)
+    index = load_index(settings.index_dir)
+    assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"

@@ -49,10 +49,15 @@ TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
 # Seconds to wait for a server to answer the first connection.
 CONNECT_TIMEOUT = 10.0
 # pymilvus logs a traceback for every failed call, Lite's in-process gRPC server one for every
-# call it does not implement (each index a new collection gets), and Lite one for a database it
-# cannot open: :class:`Guarded` turns the failures into messages, so these loggers would only
-# put tracebacks before them.
-NOISY_LOGGERS = ("pymilvus.decorators", "grpc._server", "milvus_lite.server_manager")
+# call it does not implement (each index a new collection gets), and Lite logs a database it
+# cannot open and every call that fails in it (with its full path): :class:`Guarded` turns the
+# failures into messages, so these loggers would only put tracebacks and paths before them.
+NOISY_LOGGERS = (
+    "pymilvus.decorators",
+    "grpc._server",
+    "milvus_lite.server_manager",
+    "milvus_lite.adapter.grpc.servicer",
+)
 
 
 class LiteQuirks:
@@ -276,16 +281,20 @@ class MilvusStore:
         """Reach the engine now; otherwise the client is made at its first use.
 
         Raises:
-            StoreUnavailable: it does not answer.
+            StoreUnavailable: it does not answer, or the Lite file cannot be opened.
         """
-        self.client.list_collections()
+        client = self.client  # opens a Lite file: nothing more to reach, and listing fails on a
+        if not self.lite:  # damaged collection that a rebuild into a new one is about to replace
+            client.list_collections()
 
     def unavailable(self, exc: BaseException) -> StoreUnavailable:
         """The message for a failed call to the engine: what failed, and what to do."""
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if self.lite:
             # Named without its folder: the message may reach the chat, which shows no server paths.
-            return StoreUnavailable(f"the Milvus Lite file {Path(self.uri).name} cannot be used: {reason}")
+            name = Path(self.uri).name
+            reason = reason.replace(self.uri, name)
+            return StoreUnavailable(f"the Milvus Lite file {name} cannot be used: {reason}")
         return StoreUnavailable(
             f"the Milvus server at {self.uri} did not answer as expected: {reason}. Is it running and "
             f"reachable? Choose another store with --store / ASSISTANT_STORE; a server that needs a "
@@ -495,6 +504,8 @@ class MilvusStore:
 
         Raises:
             ValueError, OSError: a file is damaged.
+            RuntimeError: the Lite file's collection does not load (damaged).
+            StoreUnavailable: the engine cannot be reached, or the Lite file opened.
         """
         hnsw = described.get("hnsw")
         recorded = (
@@ -506,5 +517,10 @@ class MilvusStore:
         meta = json.loads((folder / "milvus_df.json").read_text(encoding="utf-8"))
         store.n_docs, store.df = int(meta["passages"]), Counter(meta["df"])
         store.retired = np.load(folder / "milvus_retired.npy")
-        LiteQuirks.load(store.client, store.collection)
+        try:
+            LiteQuirks.load(store.client, store.collection)
+        except StoreUnavailable as exc:
+            if store.lite and store._client is not None:  # opened, but its files do not load
+                raise RuntimeError(str(exc)) from exc
+            raise
         return store
