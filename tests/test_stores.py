@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.errors import IndexCorrupt, StoreUnavailable
+from assistant.errors import IndexCorrupt, IndexMismatch, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Filter, Retriever
@@ -227,7 +227,7 @@ import sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from assistant.config import Settings
-from assistant.errors import IndexCorrupt, StoreUnavailable
+from assistant.errors import IndexCorrupt, IndexMismatch, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
@@ -397,3 +397,23 @@ def test_a_damaged_lite_file_is_a_damaged_index_the_next_update_repairs(
     assert any("rebuilding it from the corpus" in w for w in report.warnings)
     index = load_index(settings.index_dir)
     assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"
+
+
+@pytest.mark.parametrize("other", ["faiss", "another.db"])
+def test_an_update_with_another_store_selected_is_refused(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, other: str
+) -> None:
+    """A forgotten --store (or ASSISTANT_STORE not set in a new terminal) re-embedded the whole
+    corpus into the other store and switched the index to it; only --full switches stores."""
+    settings, collection = lite_index(settings, fake_embedder, tmp_path)
+    live = (settings.index_dir / "CURRENT").read_text(encoding="utf-8")
+    spec = other if other == "faiss" else f"milvus://{tmp_path / other}"
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    with pytest.raises(
+        IndexMismatch, match=f"select its store with --store / ASSISTANT_STORE={settings.store}"
+    ):
+        update_index(replace(settings, store=spec), fake_embedder)
+    assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8") == live
+    assert load_index(settings.index_dir).store.describe()["collection"] == collection
+    update_index(replace(settings, store=spec), fake_embedder, full=True)  # as the message says
+    assert load_index(settings.index_dir).store.describe().get("spec", "faiss") == spec
