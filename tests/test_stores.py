@@ -3,6 +3,7 @@ gRPC server started here on a free port and reached as a network client. Real en
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from assistant.retrieval import Filter, Retriever
 from assistant.store import load_index
 from assistant.stores import PassageFields, Where, new_store
 from assistant.stores.faiss import FaissStore
-from assistant.stores.milvus import MilvusStore, where_expression
+from assistant.stores.milvus import NOISY_LOGGERS, MilvusStore, where_expression
 from tests.conftest import FakeEmbedder, write_article
 from tests.gradio_http import free_port
 
@@ -286,6 +287,14 @@ def test_a_login_token_reaches_the_server_and_is_written_nowhere(
     assert written and not [p for p in written if secret.encode() in p.read_bytes()]
 
 
+@pytest.fixture
+def engine_logs() -> None:
+    """The engine's loggers as a process that has made no Milvus client yet has them."""
+    for name in ("pymilvus", *NOISY_LOGGERS):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@pytest.mark.usefixtures("engine_logs")
 def test_the_engine_logs_no_traceback(
     settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -417,3 +426,24 @@ def test_an_update_with_another_store_selected_is_refused(
     assert load_index(settings.index_dir).store.describe()["collection"] == collection
     update_index(replace(settings, store=spec), fake_embedder, full=True)  # as the message says
     assert load_index(settings.index_dir).store.describe().get("spec", "faiss") == spec
+
+
+@pytest.mark.usefixtures("engine_logs")
+def test_a_server_that_goes_away_logs_no_traceback(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """pymilvus logs its failed reconnection, traceback and all, through its own handler on
+    stderr: a server stopped while ``assistant serve`` runs filled its terminal with them."""
+    from milvus_lite.adapter.grpc.server import start_server_in_thread
+
+    server, db, port = start_server_in_thread(str(tmp_path / "server.db"), port=0)
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    settings = replace(settings, store=f"http://127.0.0.1:{port}")
+    update_index(settings, fake_embedder)
+    retriever = Retriever(load_index(settings.index_dir), fake_embedder)
+    server.stop(grace=0)
+    db.close()
+    capfd.readouterr()
+    with pytest.raises(StoreUnavailable, match="did not answer as expected"):
+        retriever.search("七十四名党员", k=1)
+    assert "Traceback" not in capfd.readouterr().err

@@ -48,12 +48,13 @@ _STOP = sorted(STOPWORDS | set("，。、；：？！“”‘’（）《》【
 TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
 # Seconds to wait for a server to answer the first connection.
 CONNECT_TIMEOUT = 10.0
-# pymilvus logs a traceback for every failed call, Lite's in-process gRPC server one for every
+# pymilvus logs a traceback for every failed call and failed reconnection (through its own
+# handler on stderr), Lite's in-process gRPC server one for every
 # call it does not implement (each index a new collection gets), and Lite logs a database it
 # cannot open and every call that fails in it (with its full path): :class:`Guarded` turns the
 # failures into messages, so these loggers would only put tracebacks and paths before them.
 NOISY_LOGGERS = (
-    "pymilvus.decorators",
+    "pymilvus",
     "grpc._server",
     "milvus_lite.server_manager",
     "milvus_lite.adapter.grpc.servicer",
