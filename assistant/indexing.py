@@ -52,7 +52,7 @@ from assistant.store import (
     remove_partial,
     save_index,
 )
-from assistant.stores import PassageFields, PassageStore, new_store, reach
+from assistant.stores import PassageFields, PassageStore, check_store, new_store, reach
 from assistant.stores.owned import claim, release
 
 logger = logging.getLogger(__name__)
@@ -423,7 +423,17 @@ def _live_index(settings: Settings, model_id: str, report: BuildReport) -> Index
 
     Every file is hashed (``verify``): an update copies the old vectors forward. A damaged
     index is reported and the update rebuilds from the corpus and the embedding cache.
+
+    Raises:
+        IndexMismatch: another store is selected than the index's (a forgotten ``--store``
+            would otherwise re-embed everything into it); only ``--full`` switches stores.
     """
+    try:
+        described = read_manifest(settings.index_dir).store
+    except AssistantError:  # none, damaged or old: handled below
+        described = None
+    if described is not None:
+        check_store(described, settings.store)
     try:
         old = load_index(settings.index_dir, verify=True)
         check_compatible(old.manifest, model_id, asdict(settings.chunk), settings.store)

@@ -558,6 +558,13 @@ def load_index(root: Path, verify: bool = False) -> IndexData:
             f"index {folder.name} is damaged ({exc.__class__.__name__}: {exc}); {REBUILD_HINT}"
         ) from exc
     # A shared store (a server) may hold more points than the live generation; see stores/base.py.
+    # Fewer means it lost some (a Lite .db removed, replaced by an older copy, its collection
+    # dropped): searches would quietly miss them, and an update would keep the loss.
+    if store.shared and (held := store.count()) < len(passages):
+        raise IndexCorrupt(
+            f"index {folder.name} is damaged: its store holds {held} of the index's {len(passages)} "
+            f"passages (removed, replaced by an older copy or dropped); {REBUILD_HINT}"
+        )
     counts = {len(passages), manifest.counts.passages, *([] if store.shared else [store.count()])}
     rows = int(passages.columns["sentence_rows"].max(initial=-1))
     if len(counts) != 1 or len(sentence_hashes) != len(sentence_vectors) or rows >= len(sentence_vectors):

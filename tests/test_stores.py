@@ -3,9 +3,10 @@ gRPC server started here on a free port and reached as a network client. Real en
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,13 +16,14 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.config import Settings
+from assistant.errors import IndexCorrupt, IndexMismatch, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.lexical import tokenize
 from assistant.retrieval import Filter, Retriever
 from assistant.store import load_index
 from assistant.stores import PassageFields, Where, new_store
 from assistant.stores.faiss import FaissStore
-from assistant.stores.milvus import MilvusStore, where_expression
+from assistant.stores.milvus import NOISY_LOGGERS, MilvusStore, where_expression
 from tests.conftest import FakeEmbedder, write_article
 from tests.gradio_http import free_port
 
@@ -226,6 +228,7 @@ import sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from assistant.config import Settings
+from assistant.errors import IndexCorrupt, IndexMismatch, StoreUnavailable
 from assistant.indexing import update_index
 from assistant.retrieval import Retriever
 from assistant.store import load_index
@@ -282,3 +285,165 @@ def test_a_login_token_reaches_the_server_and_is_written_nowhere(
     assert Retriever(index, FakeEmbedder()).search("七十四名党员", k=1)[0].passage.article_id == "b.txt"
     written = [p for p in settings.index_dir.rglob("*") if p.is_file()]
     assert written and not [p for p in written if secret.encode() in p.read_bytes()]
+
+
+@pytest.fixture
+def engine_logs() -> None:
+    """The engine's loggers as a process that has made no Milvus client yet has them."""
+    for name in ("pymilvus", *NOISY_LOGGERS):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@pytest.mark.usefixtures("engine_logs")
+def test_the_engine_logs_no_traceback(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Milvus Lite's gRPC server logs one for every call it does not implement (creating a
+    collection's indexes), and pymilvus one for every failed call: the user gets our message."""
+    settings, _ = lite_index(settings, fake_embedder, tmp_path)
+    with pytest.raises(StoreUnavailable):
+        load_index(settings.index_dir).store.client.get("no_such_collection", ids=[0])
+    logged = [r for r in caplog.records if r.name.startswith(("grpc", "pymilvus"))]
+    assert not [r for r in logged if r.exc_info or "Traceback" in r.getMessage()], logged
+
+
+def outside_the_index(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.relative_to(root).parts[0] != "index")
+
+
+def foreign_folder(db: Path) -> None:
+    db.mkdir()
+    (db / "notes.txt").write_text("mine", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing" / "passages.db", "the folder it is in does not exist"),
+        (lambda tmp: Path("/proc/passages.db"), "it cannot be created"),  # unwritable even by root
+        (
+            lambda tmp: (tmp / "passages.db", (tmp / "passages.db").write_text("x", encoding="utf-8"))[0],
+            "is a file, not a Milvus Lite database",
+        ),
+        (lambda tmp: (tmp / "passages.db", foreign_folder(tmp / "passages.db"))[0], "not a Milvus Lite"),
+    ],
+    ids=["no-folder", "unwritable", "a-file", "a-foreign-folder"],
+)
+def test_a_lite_path_that_cannot_be_a_database_is_refused_before_embedding(
+    tmp_path: Path, fake_model: None, make: Callable[[Path], Path], message: str
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    write_article(tmp_path / "corpus", "a.txt", "　　" + TEXTS[0][3])
+    db = make(tmp_path)
+    before = outside_the_index(tmp_path)
+    paths = [
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--index",
+        str(tmp_path / "index"),
+        "--store",
+        f"milvus://{db}",
+    ]
+    result = CliRunner().invoke(main, ["index", "build", *paths])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert (
+        "Error: the Milvus Lite file passages.db cannot be used" in result.output and message in result.output
+    )
+    cache = tmp_path / "index" / ".cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()], "it failed before embedding, not after"
+    assert outside_the_index(tmp_path) == before, "nothing written into what was there"
+
+
+def test_a_lite_collection_that_lost_its_passages_is_damage_the_next_update_repairs(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    """The .db removed, replaced by an older copy or its collection dropped, while the index
+    folder is whole: asking says so, and an update rebuilds instead of keeping a store that
+    answers nothing."""
+    settings, collection = lite_index(settings, fake_embedder, tmp_path)
+    load_index(settings.index_dir).store.client.drop_collection(collection)
+    with pytest.raises(IndexCorrupt, match="holds 0 of the index's 1 passages"):
+        load_index(settings.index_dir)
+    report = update_index(settings, fake_embedder)
+    assert any("rebuilding it from the corpus" in w for w in report.warnings)
+    index = load_index(settings.index_dir)
+    assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"
+
+
+def test_a_lite_file_another_process_holds_says_so(tmp_path: Path, fake_model: None) -> None:
+    """``assistant serve`` holds its Lite file; an ``index update`` from another terminal is told
+    why it cannot open it, not "Open local milvus failed"."""
+    import fcntl
+
+    (tmp_path / "corpus").mkdir()
+    write_article(tmp_path / "corpus", "a.txt", "　　" + TEXTS[0][3])
+    db = tmp_path / "held.db"  # never opened in this process: Lite reuses an engine it opened
+    (db / "collections").mkdir(parents=True)
+    with open(db / "LOCK", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the other process's Lite holds it
+        paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+        result = CliRunner().invoke(main, ["index", "update", *paths, "--store", f"milvus://{db}"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "held.db cannot be used: another process has it open" in result.output
+    assert "assistant serve" in result.output
+
+
+def test_a_damaged_lite_file_is_a_damaged_index_the_next_update_repairs(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    from milvus_lite.server_manager import server_manager_instance
+
+    settings, _ = lite_index(settings, fake_embedder, tmp_path)
+    db = tmp_path / "passages.db"
+    server_manager_instance.release_server(str(db))  # as a new process would open it
+    for data in db.rglob("*.parquet"):
+        data.write_bytes(data.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt) as raised:
+        load_index(settings.index_dir)
+    assert "passages.db" in str(raised.value) and "index build --full" in str(raised.value)
+    assert str(tmp_path) not in str(raised.value)  # the chat shows no server paths
+    report = update_index(settings, fake_embedder)
+    assert any("rebuilding it from the corpus" in w for w in report.warnings)
+    index = load_index(settings.index_dir)
+    assert Retriever(index, fake_embedder).search("火神山医院", k=1)[0].passage.article_id == "a.txt"
+
+
+@pytest.mark.parametrize("other", ["faiss", "another.db"])
+def test_an_update_with_another_store_selected_is_refused(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, other: str
+) -> None:
+    """A forgotten --store (or ASSISTANT_STORE not set in a new terminal) re-embedded the whole
+    corpus into the other store and switched the index to it; only --full switches stores."""
+    settings, collection = lite_index(settings, fake_embedder, tmp_path)
+    live = (settings.index_dir / "CURRENT").read_text(encoding="utf-8")
+    spec = other if other == "faiss" else f"milvus://{tmp_path / other}"
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    with pytest.raises(
+        IndexMismatch, match=f"select its store with --store / ASSISTANT_STORE={settings.store}"
+    ):
+        update_index(replace(settings, store=spec), fake_embedder)
+    assert (settings.index_dir / "CURRENT").read_text(encoding="utf-8") == live
+    assert load_index(settings.index_dir).store.describe()["collection"] == collection
+    update_index(replace(settings, store=spec), fake_embedder, full=True)  # as the message says
+    assert load_index(settings.index_dir).store.describe().get("spec", "faiss") == spec
+
+
+@pytest.mark.usefixtures("engine_logs")
+def test_a_server_that_goes_away_logs_no_traceback(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """pymilvus logs its failed reconnection, traceback and all, through its own handler on
+    stderr: a server stopped while ``assistant serve`` runs filled its terminal with them."""
+    from milvus_lite.adapter.grpc.server import start_server_in_thread
+
+    server, db, port = start_server_in_thread(str(tmp_path / "server.db"), port=0)
+    write_article(settings.corpus_dir, "b.txt", "　　" + TEXTS[2][3])
+    settings = replace(settings, store=f"http://127.0.0.1:{port}")
+    update_index(settings, fake_embedder)
+    retriever = Retriever(load_index(settings.index_dir), fake_embedder)
+    server.stop(grace=0)
+    db.close()
+    capfd.readouterr()
+    with pytest.raises(StoreUnavailable, match="did not answer as expected"):
+        retriever.search("七十四名党员", k=1)
+    assert "Traceback" not in capfd.readouterr().err

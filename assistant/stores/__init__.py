@@ -61,13 +61,13 @@ def new_store(spec: str, dim: int, hnsw: HnswSettings = DEFAULT_HNSW) -> Passage
 
 
 def reach(spec: str) -> None:
-    """Reach the store's engine now, so that a server that does not answer fails a build before
-    its embedding (hours for an archive), not after.
+    """Reach the store's engine now, so that a server that does not answer, or a Lite path that
+    cannot hold a database, fails a build before its embedding (hours for an archive), not after.
 
     Raises:
-        StoreUnavailable: the server does not answer.
+        StoreUnavailable: the server does not answer, or the Lite file cannot be used.
     """
-    if spec.startswith(("http://", "https://", "tcp://")):  # a Lite file is local: nothing to wait for
+    if spec != "faiss":
         from assistant.stores.milvus import MilvusStore
 
         MilvusStore(spec, 1).connect()

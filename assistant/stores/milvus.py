@@ -18,6 +18,7 @@ leaves them recorded in that generation, and the next update carries them out).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import uuid
@@ -47,6 +48,17 @@ _STOP = sorted(STOPWORDS | set("，。、；：？！“”‘’（）《》【
 TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"
 # Seconds to wait for a server to answer the first connection.
 CONNECT_TIMEOUT = 10.0
+# pymilvus logs a traceback for every failed call and failed reconnection (through its own
+# handler on stderr), Lite's in-process gRPC server one for every
+# call it does not implement (each index a new collection gets), and Lite logs a database it
+# cannot open and every call that fails in it (with its full path): :class:`Guarded` turns the
+# failures into messages, so these loggers would only put tracebacks and paths before them.
+NOISY_LOGGERS = (
+    "pymilvus",
+    "grpc._server",
+    "milvus_lite.server_manager",
+    "milvus_lite.adapter.grpc.servicer",
+)
 
 
 class LiteQuirks:
@@ -67,6 +79,31 @@ class LiteQuirks:
       when Lite builds the dense index, over the segments flushed by then; rows added after it
       are searched exactly until the next load.
     """
+
+    HELD = (
+        "another process has it open (a Milvus Lite file serves one process at a time: stop "
+        "`assistant serve` or the other command using it first, or use a Milvus server)"
+    )
+
+    @staticmethod
+    def held_elsewhere(path: Path) -> bool:
+        """Whether another process holds the Lite database's lock (pymilvus says only "Open
+        local milvus failed" then)."""
+        import fcntl
+
+        try:
+            fd = os.open(path / "LOCK", os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
 
     @staticmethod
     def load(client: Any, collection: str) -> None:
@@ -94,6 +131,27 @@ def parse_spec(spec: str) -> tuple[str, bool]:
     if spec.startswith(("http://", "https://", "tcp://")):
         return spec, False
     raise ValueError(f"not a Milvus store: {spec!r}")
+
+
+def lite_problem(path: Path) -> str | None:
+    """Why Milvus Lite cannot keep its database at ``path`` (a folder, in milvus-lite 3), or None.
+
+    Checked before Lite opens it: Lite reports a missing folder only with its full path, an
+    existing file as "Open local milvus failed", and writes its own folders into any folder.
+    """
+    if path.is_dir():
+        if any(path.iterdir()) and not any((path / n).exists() for n in ("LOCK", "collections")):
+            return "it is a folder that is not a Milvus Lite database; choose another path"
+        return None
+    if path.exists():
+        return "it is a file, not a Milvus Lite database (Lite keeps one in a folder); choose another path"
+    if not path.parent.is_dir():
+        return "the folder it is in does not exist; create it or choose another path"
+    try:
+        path.mkdir()  # as Lite would, to say why it cannot be made
+    except OSError as exc:
+        return f"it cannot be created ({exc.strerror or exc}); choose another path"
+    return None
 
 
 def _quote(value: str) -> str:
@@ -204,11 +262,18 @@ class MilvusStore:
                 raise IndexWriteError(
                     "the Milvus store needs pymilvus: pip install pymilvus milvus-lite"
                 ) from exc
+            problem = lite_problem(Path(self.uri)) if self.lite else None
+            if problem:
+                raise self.unavailable(ValueError(problem))
+            for name in NOISY_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             token = os.environ.get(TOKEN_ENV, "")
             options: dict[str, Any] = {"token": token} if token and not self.lite else {}
             try:
                 client = MilvusClient(self.uri, timeout=CONNECT_TIMEOUT, **options)
             except Exception as exc:  # noqa: BLE001 - pymilvus raises its own and gRPC's errors
+                if self.lite and LiteQuirks.held_elsewhere(Path(self.uri)):
+                    raise self.unavailable(ValueError(LiteQuirks.HELD)) from exc
                 raise self.unavailable(exc) from exc
             self._client = Guarded(client, self.unavailable)
         return self._client
@@ -217,16 +282,20 @@ class MilvusStore:
         """Reach the engine now; otherwise the client is made at its first use.
 
         Raises:
-            StoreUnavailable: it does not answer.
+            StoreUnavailable: it does not answer, or the Lite file cannot be opened.
         """
-        self.client.list_collections()
+        client = self.client  # opens a Lite file: nothing more to reach, and listing fails on a
+        if not self.lite:  # damaged collection that a rebuild into a new one is about to replace
+            client.list_collections()
 
     def unavailable(self, exc: BaseException) -> StoreUnavailable:
         """The message for a failed call to the engine: what failed, and what to do."""
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if self.lite:
             # Named without its folder: the message may reach the chat, which shows no server paths.
-            return StoreUnavailable(f"the Milvus Lite file {Path(self.uri).name} cannot be used: {reason}")
+            name = Path(self.uri).name
+            reason = reason.replace(self.uri, name)
+            return StoreUnavailable(f"the Milvus Lite file {name} cannot be used: {reason}")
         return StoreUnavailable(
             f"the Milvus server at {self.uri} did not answer as expected: {reason}. Is it running and "
             f"reachable? Choose another store with --store / ASSISTANT_STORE; a server that needs a "
@@ -436,6 +505,8 @@ class MilvusStore:
 
         Raises:
             ValueError, OSError: a file is damaged.
+            RuntimeError: the Lite file's collection does not load (damaged).
+            StoreUnavailable: the engine cannot be reached, or the Lite file opened.
         """
         hnsw = described.get("hnsw")
         recorded = (
@@ -447,5 +518,10 @@ class MilvusStore:
         meta = json.loads((folder / "milvus_df.json").read_text(encoding="utf-8"))
         store.n_docs, store.df = int(meta["passages"]), Counter(meta["df"])
         store.retired = np.load(folder / "milvus_retired.npy")
-        LiteQuirks.load(store.client, store.collection)
+        try:
+            LiteQuirks.load(store.client, store.collection)
+        except StoreUnavailable as exc:
+            if store.lite and store._client is not None:  # opened, but its files do not load
+                raise RuntimeError(str(exc)) from exc
+            raise
         return store
