@@ -159,11 +159,6 @@ def choose_examples(
     return examples
 
 
-def example_questions(assistant: Assistant, wanted: int = WANTED) -> list[str]:
-    """The chat's example questions: listed ones it answers, then made-up ones it answers right."""
-    return [e.text for e in choose_examples(assistant, wanted)]
-
-
 class LiveExamples:
     """The examples to show, following the live index.
 

@@ -12,7 +12,7 @@ import pytest
 from assistant.app import build_app, make_respond, serve, user_turns
 from assistant.config import Settings
 from assistant.corpus import remove_article
-from assistant.examples import example_questions
+from assistant.examples import LiveExamples
 from assistant.indexing import update_index
 from assistant.manage import ADMIN_REQUIRED, CorpusManager
 from assistant.service import Assistant
@@ -75,7 +75,7 @@ def test_user_turns_reads_gradio_message_formats() -> None:
 def test_app_builds_with_examples_from_the_corpus(settings: Settings) -> None:
     assistant = make_assistant(settings)
     # The listed question, then one made from a sentence's fact (120余名 → 多少名), both answered.
-    assert example_questions(assistant) == [
+    assert LiveExamples(assistant).questions() == [
         "雷神山医院项目指挥部成立了什么组织？",
         "多少名党员面对鲜红的党旗？",
     ]

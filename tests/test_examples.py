@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.config import Settings
-from assistant.examples import LiveExamples, example_questions, question_from
+from assistant.examples import LiveExamples, question_from
 from assistant.indexing import update_index
 from assistant.service import Assistant
 from tests.conftest import FakeEmbedder, write_article
@@ -64,7 +64,7 @@ def test_examples_the_assistant_would_refuse_are_never_shown(settings: Settings)
     )
     embedder = FakeEmbedder()
     update_index(settings, embedder)
-    assert example_questions(Assistant(settings, embedder=embedder)) == [
+    assert LiveExamples(Assistant(settings, embedder=embedder)).questions() == [
         "雷神山医院项目指挥部成立了什么组织？"
     ]
 
