@@ -305,3 +305,21 @@ def test_a_web_page_saved_as_txt_is_refused_saying_to_name_it_html(tmp_path: Pat
         read_article(tmp_path / "网页.txt", tmp_path)
     write_article(tmp_path, "note.md", "<b>重要</b>：城南水厂二期工程正式通水。")  # Markdown may hold tags
     assert read_article(tmp_path / "note.md", tmp_path).text.startswith("<b>重要</b>")
+
+
+def test_a_paste_cut_short_leaves_no_article_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server is stopped (Ctrl-C, a kill) half-way through writing a pasted article: the
+    # half written must not be left under the article's name, to be indexed as if whole.
+    write = Path.write_bytes
+
+    def cut_short(self: Path, data: bytes) -> int:
+        write(self, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        add_text(tmp_path, "驰援武汉", "　　天津市组建医疗队增援武汉。" * 20)
+    monkeypatch.setattr(Path, "write_bytes", write)
+    assert list(tmp_path.iterdir()) == []
+    path = add_text(tmp_path, "驰援武汉", "　　天津市组建医疗队增援武汉。")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

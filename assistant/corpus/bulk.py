@@ -10,7 +10,6 @@ is saved beside it as ``name-2.pdf``.
 
 from __future__ import annotations
 
-import errno
 import filecmp
 import os
 import shutil
@@ -20,12 +19,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.corpus.folder import free_path, text_name, writing
+from assistant.corpus.folder import place_whole, text_name, writing
 from assistant.corpus.readers import ARTICLE_SUFFIXES
 from assistant.errors import CorpusError
-
-# What link() fails with on a file system that has no hard links.
-_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK)
 
 
 @dataclass
@@ -93,38 +89,9 @@ def import_files(
             continue
         with writing(relative.as_posix()):
             target.parent.mkdir(parents=True, exist_ok=True)
-            target = _copy_whole(path, target)
+            target = place_whole(target, lambda partial, source=path: shutil.copyfile(source, partial))
         result.copied.append(target.relative_to(root).as_posix())
     return result
-
-
-def _copy_whole(path: Path, target: Path) -> Path:
-    """Copy ``path`` to ``target`` (or ``target-2``...: never over a file), whole or not at all.
-
-    The bytes go to a hidden file beside it first, which the indexer skips, and take their name
-    only once all are written: a copy cut short (disk full, Ctrl-C) would otherwise stay as a
-    truncated article, indexed, with the whole file saved as ``name-2`` by the next run.
-    """
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        shutil.copyfile(path, partial)
-        candidate, n = target, 2
-        while True:
-            try:
-                os.link(partial, candidate)  # fails when the name is taken, where a rename replaces
-                return candidate
-            except FileExistsError:
-                candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
-                n += 1
-            except OSError as exc:
-                if exc.errno not in _NO_HARD_LINKS:
-                    raise
-                # A drive without hard links (exFAT, some network shares): a free name, renamed onto.
-                candidate = free_path(candidate.parent, candidate.name)
-                partial.rename(candidate)
-                return candidate
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _copy_in(path: Path, target: Path) -> Path | None:

@@ -6,7 +6,7 @@ import errno
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +14,9 @@ from assistant.config import MAX_ARTICLE_BYTES
 from assistant.corpus.readers import ARTICLE_SUFFIXES, article_from_bytes, file_limit
 from assistant.corpus.records import RECORD_SUFFIXES, read_records
 from assistant.errors import CorpusError
+
+# What link() fails with on a file system that has no hard links.
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK)
 
 # Deleted articles go here; hidden, so the indexer skips them.
 TRASH = ".trash"
@@ -233,25 +236,42 @@ def _file_in(folder: Path, name: str) -> Path | None:
 
 
 def _write_new(root: Path, name: str, data: bytes) -> Path:
-    """Write a new file ``name`` in ``root``, else ``name-2``... when taken; the path written.
+    """Write a new file ``name`` in ``root``, else ``name-2``... when taken; the path written."""
+    return place_whole(root / name, lambda partial: partial.write_bytes(data))
 
-    The name is claimed as the file is created, so two uploads of one name at the same moment
-    never overwrite each other; a write that fails part-way (disk full) leaves no partial article.
+
+def place_whole(target: Path, fill: Callable[[Path], object]) -> Path:
+    """A new file at ``target`` (or ``target-2``...: never over a file), whole or not at all.
+
+    ``fill`` writes the bytes to a hidden file beside it, which the indexer skips; it takes its
+    name only once all are written. A write cut short (disk full, Ctrl-C, a killed server) would
+    otherwise leave a truncated article under the name, indexed. The name is claimed by a hard
+    link, which fails when it is taken, so two files of one name at the same moment never
+    overwrite each other.
     """
-    n = 1
-    while True:
-        path = root / (name if n == 1 else f"{Path(name).stem}-{n}{Path(name).suffix}")
-        try:
-            path.touch(exist_ok=False)  # O_CREAT | O_EXCL: the name is ours, or taken
-        except FileExistsError:
-            n += 1
-            continue
-        try:
-            path.write_bytes(data)
-        except OSError:
-            path.unlink(missing_ok=True)
-            raise
-        return path
+    # A name of its own (uploads of one name may be saved at the same moment, in threads).
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".partial")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        fill(partial)
+        candidate, n = target, 2
+        while True:
+            try:
+                os.link(partial, candidate)
+                return candidate
+            except FileExistsError:
+                candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+                n += 1
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                # A drive without hard links (exFAT, some network shares): a free name, renamed onto.
+                candidate = free_path(candidate.parent, candidate.name)
+                partial.rename(candidate)
+                return candidate
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextmanager
